@@ -1,0 +1,182 @@
+//! The [`DistributedCache`] trait and its forwarding impls.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::capabilities::Capabilities;
+use crate::error::{Error, Result};
+use crate::options::EntryOptions;
+
+/// A cache shared by every instance of an app: ASP.NET Core's
+/// `IDistributedCache`, with its known defects fixed.
+///
+/// Implement these four operations (plus [`capabilities`](Self::capabilities));
+/// conveniences such as strings and serde types live in
+/// [`DistributedCacheExt`](crate::DistributedCacheExt), and synchronous code
+/// uses [`BlockingCache`](crate::BlockingCache). The trait is dyn-compatible:
+/// `Arc<dyn DistributedCache>` is the usual way to hold one.
+///
+/// ```
+/// use cache_abstractions::{DistributedCache, EntryOptions};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// async fn remember(cache: Arc<dyn DistributedCache>) -> cache_abstractions::Result<()> {
+///     let options = EntryOptions::new().sliding(Duration::from_secs(300));
+///     cache.set("session:42", "hello".into(), &options).await?;
+///     assert_eq!(cache.get("session:42").await?.as_deref(), Some(&b"hello"[..]));
+///     cache.refresh("session:42").await?; // restart the sliding window
+///     cache.remove("session:42").await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # Contract
+///
+/// Every backend must behave as follows; `cache-testkit` turns each rule into
+/// tests, and a backend conforms when the whole kit passes against it. Where
+/// a backend cannot honour a rule it says so in its [`Capabilities`] and the
+/// kit skips the rule with a visible reason.
+///
+/// | op | meaning |
+/// |---|---|
+/// | `get(key)` | the value if present and not expired, else `None`. Resets the sliding window of the entry it returns. |
+/// | `set(key, value, options)` | stores the value **and its options**, replacing any earlier value and options under that key. |
+/// | `refresh(key)` | resets the sliding window without transferring the value. No entry: success, nothing happens. |
+/// | `remove(key)` | deletes the entry. No entry: success. |
+///
+/// 1. **Round trip.** `set` then `get` returns exactly the bytes set: empty
+///    values, all 256 byte values, values of 1 MiB and 16 MiB.
+/// 2. **Miss.** `get` of a key never set returns `Ok(None)`, not an error.
+/// 3. **Overwrite.** A second `set` replaces value *and* options: an entry
+///    first set with a 1 s expiry and then with none does not expire (.NET's
+///    Redis cache keeps the old TTL).
+/// 4. **Remove / refresh of a missing key** succeed and change nothing.
+/// 5. **Keys** are Unicode strings; distinct keys never collide (case,
+///    trailing spaces, long common prefixes). An empty key, or one longer than
+///    the backend stores whole, fails with
+///    [`ErrorKind::InvalidKey`](crate::ErrorKind::InvalidKey) before any I/O
+///    (.NET's SQL Server cache silently truncates long keys).
+/// 6. **Options are validated** before any I/O, by every backend alike, with
+///    [`ErrorKind::InvalidOptions`](crate::ErrorKind::InvalidOptions) naming
+///    the field: a zero relative or sliding duration, an absolute expiration
+///    at or before now (see [`EntryOptions::resolve`]).
+/// 7. **Absolute expiration**: present before the instant, never returned
+///    after it. With an instant and a relative duration, the earlier wins.
+/// 8. **Sliding expiration**: an entry not read or refreshed for the window is
+///    gone; every successful `get` or `refresh` restarts the window; the window
+///    never extends past the absolute expiration.
+/// 9. **No options** means the backend's documented default
+///    ([`Capabilities::default_options`]): no expiry for memory and Redis, a
+///    20-minute sliding window for SQL Server.
+/// 10. **Atomic set.** No reader sees a new value with old options, or a
+///     value without its expiry; a crash mid-set can't leave an entry that
+///     never expires.
+/// 11. **Expired is invisible**, even before the backend deletes it.
+/// 12. **Concurrency.** Concurrent sets and gets never produce torn or mixed
+///     values, panics or deadlocks.
+/// 13. **Isolation.** Caches with different instance names (Redis) or tables
+///     (SQL Server) never see each other's entries.
+/// 14. **Foreign or corrupt data** under a key gives
+///     [`ErrorKind::CorruptEntry`](crate::ErrorKind::CorruptEntry) or a miss,
+///     never a panic or a wrong value.
+/// 15. **Backend down.** Operations fail with `Connection` or `Timeout` within
+///     the configured timeout; when the server returns, the same instance
+///     works again.
+/// 16. **Cancellation.** Dropping an operation's future part-way leaves the
+///     old or the new entry, never a mix, and the cache stays usable.
+///
+/// Durations below the backend's granularity are rounded **up**
+/// ([`round_up`](crate::round_up)), never down to zero.
+#[async_trait]
+pub trait DistributedCache: Send + Sync + Debug {
+    /// The value under `key` if present and not expired; restarts its sliding window.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>>;
+
+    /// Stores `value` and `options` under `key`, replacing both.
+    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()>;
+
+    /// Restarts the sliding window of `key` without reading its value.
+    async fn refresh(&self, key: &str) -> Result<()>;
+
+    /// Deletes `key`; a missing key is not an error.
+    async fn remove(&self, key: &str) -> Result<()>;
+
+    /// Describes the stored entry without touching its sliding window
+    /// (for tools such as `cachectl inspect`).
+    ///
+    /// The default returns [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+    async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
+        let _ = key;
+        Err(Error::unsupported("this backend cannot inspect entries"))
+    }
+
+    /// What this backend can do; see [`Capabilities`].
+    fn capabilities(&self) -> Capabilities;
+}
+
+/// An entry as stored, from [`DistributedCache::inspect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryInfo {
+    /// The value's length in bytes.
+    pub size: usize,
+    /// The hard deadline, if any.
+    pub absolute_expiration: Option<SystemTime>,
+    /// The sliding window, if any.
+    pub sliding_expiration: Option<Duration>,
+    /// When the entry dies unless read or refreshed, if ever.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl EntryInfo {
+    /// An entry description from its parts.
+    pub fn new(
+        size: usize,
+        absolute_expiration: Option<SystemTime>,
+        sliding_expiration: Option<Duration>,
+        expires_at: Option<SystemTime>,
+    ) -> Self {
+        EntryInfo {
+            size,
+            absolute_expiration,
+            sliding_expiration,
+            expires_at,
+        }
+    }
+}
+
+/// Forwards every method, so a wrapper can never silently fall back to a
+/// provided default (the lint below fails the build if one is missing).
+macro_rules! forward {
+    ($($ty:ty),*) => {$(
+        #[deny(clippy::missing_trait_methods)]
+        #[async_trait]
+        impl<T: DistributedCache + ?Sized> DistributedCache for $ty {
+            async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+                (**self).get(key).await
+            }
+            async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
+                (**self).set(key, value, options).await
+            }
+            async fn refresh(&self, key: &str) -> Result<()> {
+                (**self).refresh(key).await
+            }
+            async fn remove(&self, key: &str) -> Result<()> {
+                (**self).remove(key).await
+            }
+            async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
+                (**self).inspect(key).await
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+        }
+    )*};
+}
+
+forward!(Arc<T>, Box<T>, &T);
