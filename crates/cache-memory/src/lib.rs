@@ -1,0 +1,1 @@
+//! cache-memory (work in progress).

@@ -1,0 +1,1 @@
+//! cache-redis (work in progress).

@@ -1,0 +1,1 @@
+//! cache-sqlserver (work in progress).

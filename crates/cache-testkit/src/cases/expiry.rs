@@ -1,0 +1,243 @@
+//! Rules 3, 7, 8, 9 and 11, and the rounding rule of the contract's "Time"
+//! section. Whole seconds with at least a second of margin each side; checks
+//! that can run side by side do, so each case waits only a few seconds.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use cache_abstractions::{DistributedCache, EntryOptions};
+
+use crate::harness::Harness;
+use crate::runner::Outcome;
+use crate::support::*;
+
+type Cache = Arc<dyn DistributedCache>;
+
+async fn set(cache: &Cache, k: &str, v: &'static str, options: &EntryOptions) {
+    ok(
+        cache.set(k, v.into(), options).await,
+        &format!("set {k} with {options:?}"),
+    );
+}
+
+#[track_caller]
+fn present(got: cache_abstractions::Result<Option<bytes::Bytes>>, v: &str, what: &str) {
+    expect_value(ok(got, what), Some(v.as_bytes()), what);
+}
+
+#[track_caller]
+fn absent(got: cache_abstractions::Result<Option<bytes::Bytes>>, what: &str) {
+    expect_value(ok(got, what), None, what);
+}
+
+/// Rule 3: a second set without expiry clears the first set's expiry
+/// (absolute or sliding), and a second expiry replaces the first.
+pub async fn rule_03_overwrite_replaces_expiry(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let (a, b, c) = (key("abs-then-none"), key("sliding-then-none"), key("abs-then-longer"));
+    set(&cache, &a, "a1", &expires_in(1.0)).await;
+    set(&cache, &b, "b1", &sliding(1.0)).await;
+    set(&cache, &c, "c1", &expires_in(1.0)).await;
+    set(&cache, &a, "a2", &EntryOptions::new()).await;
+    set(&cache, &b, "b2", &EntryOptions::new()).await;
+    set(&cache, &c, "c2", &expires_in(30.0)).await;
+    sleep(2.5).await;
+    present(cache.get(&a).await, "a2", "entry set with 1 s expiry, then with none, after 2.5 s");
+    present(cache.get(&b).await, "b2", "entry set with 1 s sliding, then with none, after 2.5 s");
+    present(cache.get(&c).await, "c2", "entry set with 1 s expiry, then with 30 s, after 2.5 s");
+    Outcome::Passed
+}
+
+/// Rule 3: a second set with an expiry adds it to an entry that had none.
+pub async fn rule_03_overwrite_adds_expiry(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let k = key("none-then-abs");
+    set(&cache, &k, "v1", &EntryOptions::new()).await;
+    set(&cache, &k, "v2", &expires_in(1.0)).await;
+    present(cache.get(&k).await, "v2", "new value right after overwrite");
+    sleep(2.5).await;
+    absent(cache.get(&k).await, "entry overwritten with a 1 s expiry, after 2.5 s");
+    Outcome::Passed
+}
+
+/// Rule 7: absolute expiration as an instant and relative to now, and the
+/// earlier of the two winning when both are given.
+pub async fn rule_07_absolute_expiration(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let now = SystemTime::now();
+    let cases = [
+        ("relative 1 s", EntryOptions::new().expires_in(secs(1.0))),
+        ("instant now+1 s", EntryOptions::new().expires_at(now + secs(1.0))),
+        (
+            "instant now+1 s with relative 60 s",
+            EntryOptions::new()
+                .expires_at(now + secs(1.0))
+                .expires_in(secs(60.0)),
+        ),
+        (
+            "instant now+60 s with relative 1 s",
+            EntryOptions::new()
+                .expires_at(now + secs(60.0))
+                .expires_in(secs(1.0)),
+        ),
+    ];
+    let keys: Vec<String> = cases.iter().map(|(n, _)| key(n)).collect();
+    for ((name, options), k) in cases.iter().zip(&keys) {
+        ok(cache.set(k, "v".into(), options).await, name);
+    }
+    let long = key("relative 4 s");
+    set(&cache, &long, "long", &expires_in(4.0)).await;
+    for ((name, _), k) in cases.iter().zip(&keys) {
+        present(cache.get(k).await, "v", &format!("{name}: right after set"));
+    }
+    sleep(2.2).await;
+    for ((name, _), k) in cases.iter().zip(&keys) {
+        absent(cache.get(k).await, &format!("{name}: 2.2 s after set"));
+        // A miss must not bring it back either.
+        absent(cache.get(k).await, &format!("{name}: second get after expiry"));
+    }
+    present(cache.get(&long).await, "long", "relative 4 s, 2.2 s after set");
+    Outcome::Passed
+}
+
+/// Rule 8: an idle sliding entry expires.
+pub async fn rule_08_sliding_expires_when_idle(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let k = key("idle");
+    set(&cache, &k, "v", &sliding(2.0)).await;
+    present(cache.get(&k).await, "v", "sliding entry right after set");
+    sleep(3.2).await;
+    absent(cache.get(&k).await, "2 s sliding entry idle for 3.2 s");
+    Outcome::Passed
+}
+
+/// Rule 8: each get restarts the window, so regular reads keep an entry
+/// alive past its first window.
+pub async fn rule_08_get_restarts_window(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let k = key("read");
+    set(&cache, &k, "v", &sliding(2.0)).await;
+    for i in 1..=3 {
+        sleep(1.0).await;
+        present(
+            cache.get(&k).await,
+            "v",
+            &format!("2 s sliding entry read every second, read {i}"),
+        );
+    }
+    sleep(3.2).await;
+    absent(cache.get(&k).await, "sliding entry idle for 3.2 s after its last read");
+    Outcome::Passed
+}
+
+/// Rule 8: refresh restarts the window without reading the value.
+pub async fn rule_08_refresh_restarts_window(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let k = key("refresh");
+    set(&cache, &k, "v", &sliding(2.0)).await;
+    for _ in 0..3 {
+        sleep(1.0).await;
+        ok(cache.refresh(&k).await, "refresh");
+    }
+    // 3 s after set: alive only because the refreshes slid the window.
+    present(cache.get(&k).await, "v", "2 s sliding entry refreshed every second, after 3 s");
+    sleep(3.2).await;
+    absent(cache.get(&k).await, "sliding entry idle for 3.2 s");
+    Outcome::Passed
+}
+
+/// Rule 8: the window never reaches past the absolute expiration, neither
+/// at set nor after a read.
+pub async fn rule_08_sliding_capped_by_absolute(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let options = EntryOptions::new().sliding(secs(4.0)).expires_in(secs(1.5));
+    let (unread, read) = (key("unread"), key("read"));
+    set(&cache, &unread, "v", &options).await;
+    set(&cache, &read, "v", &options).await;
+    sleep(0.5).await;
+    present(cache.get(&read).await, "v", "entry 0.5 s after set");
+    sleep(2.5).await;
+    absent(
+        cache.get(&unread).await,
+        "4 s sliding entry with 1.5 s absolute expiry, 3 s after set (unread)",
+    );
+    absent(
+        cache.get(&read).await,
+        "4 s sliding entry with 1.5 s absolute expiry, read at 0.5 s, 3 s after set",
+    );
+    Outcome::Passed
+}
+
+/// Rule 9: empty options mean the backend's declared default.
+pub async fn rule_09_no_options_uses_default(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let default = cache.capabilities().default_options;
+    let k = key("default");
+    set(&cache, &k, "v", &EntryOptions::new()).await;
+    let quickest = [default.sliding_expiration(), default.absolute_expiration_relative_to_now()]
+        .into_iter()
+        .flatten()
+        .min();
+    match quickest {
+        None => {
+            sleep(2.5).await;
+            present(cache.get(&k).await, "v", "entry without options (default: no expiry), after 2.5 s");
+        }
+        Some(d) if d <= secs(3.0) => {
+            sleep(d.as_secs_f64() + 1.5).await;
+            absent(cache.get(&k).await, "entry without options, after its default expiry");
+        }
+        Some(d) => {
+            sleep(2.5).await;
+            present(
+                cache.get(&k).await,
+                "v",
+                &format!("entry without options (default expiry {d:?}), after 2.5 s"),
+            );
+        }
+    }
+    Outcome::Passed
+}
+
+/// Rule 11: an expired entry is never returned, and neither a refresh nor a
+/// get brings it back.
+pub async fn rule_11_expired_is_invisible(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let (a, s) = (key("absolute"), key("sliding"));
+    set(&cache, &a, "v", &expires_in(1.0)).await;
+    set(&cache, &s, "v", &sliding(1.0)).await;
+    sleep(2.2).await;
+    for (k, name) in [(&a, "absolute 1 s"), (&s, "sliding 1 s")] {
+        ok(cache.refresh(k).await, "refresh of an expired entry");
+        absent(cache.get(k).await, &format!("{name} entry after 2.2 s and a refresh"));
+        absent(cache.get(k).await, &format!("{name} entry, second get after expiry"));
+        ok(cache.remove(k).await, "remove of an expired entry");
+        set(&cache, k, "again", &EntryOptions::new()).await;
+        present(cache.get(k).await, "again", "new entry under an expired key");
+    }
+    Outcome::Passed
+}
+
+/// Contract, "Time": durations below the backend's granularity round up,
+/// never down to zero (an entry set with 300 ms is there right after set).
+pub async fn time_sub_granularity_rounds_up(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let cases = [
+        ("relative 300 ms", EntryOptions::new().expires_in(secs(0.3))),
+        ("sliding 300 ms", EntryOptions::new().sliding(secs(0.3))),
+        (
+            "instant now+300 ms",
+            EntryOptions::new().expires_at(SystemTime::now() + secs(0.3)),
+        ),
+    ];
+    for (name, options) in &cases {
+        let k = key(name);
+        ok(cache.set(&k, "v".into(), options).await, name);
+        present(cache.get(&k).await, "v", &format!("{name}: right after set"));
+    }
+    let k = key("relative 1.5 ms");
+    ok(cache.set(&k, "v".into(), &expires_in(0.300)).await, "set");
+    sleep(2.5).await;
+    absent(cache.get(&k).await, "300 ms entry after 2.5 s");
+    Outcome::Passed
+}

@@ -1,0 +1,1 @@
+//! Throwaway redis-server processes (filled in by the Redis backend work).
