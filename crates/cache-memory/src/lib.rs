@@ -1,1 +1,309 @@
-//! cache-memory (work in progress).
+//! The in-process [`DistributedCache`] backend: the embedded default.
+//!
+//! Entries live in this process only, so this backend is for a single
+//! instance, for tests, and as the fallback when no shared store is
+//! configured; code written against `Arc<dyn DistributedCache>` moves to
+//! Redis or SQL Server by changing one line.
+//!
+//! - Absolute and sliding expiry per the contract, checked on every read
+//!   against an injectable [`Clock`] (so tests can move time by hand).
+//! - A size limit in bytes (default 200 MiB, as .NET's `MemoryCache` sample
+//!   configurations use) enforced by [moka]'s TinyLFU admission and LRU eviction.
+//! - Expired entries are reclaimed by moka's timer wheel on every operation
+//!   and by a background reaper when idle, so dead keys never pile up.
+//! - No global lock: moka is a concurrent hash table; a sliding read is one
+//!   atomic `fetch_max`.
+//!
+//! ```
+//! use cache_abstractions::{DistributedCacheExt, EntryOptions};
+//! use cache_memory::MemoryCache;
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> cache_abstractions::Result<()> {
+//! let cache = MemoryCache::new();
+//! let options = EntryOptions::new().sliding(Duration::from_secs(60));
+//! cache.set_string("greeting", "hello", &options).await?;
+//! assert_eq!(cache.get_string("greeting").await?.as_deref(), Some("hello"));
+//! # Ok(()) }
+//! ```
+//!
+//! [moka]: https://docs.rs/moka
+#![doc(test(attr(deny(warnings))))]
+
+mod entry;
+mod reaper;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cache_abstractions::{
+    async_trait, Bytes, Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Result,
+    SystemClock,
+};
+use moka::sync::Cache;
+
+use entry::{to_nanos, Entry};
+
+/// The default size limit: 200 MiB of keys, values and bookkeeping.
+pub const DEFAULT_CAPACITY_BYTES: u64 = 200 * 1024 * 1024;
+
+/// How often an idle cache is swept for expired entries by default.
+pub const DEFAULT_REAP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Bytes charged per entry on top of key and value, for moka's and this
+/// crate's bookkeeping, so the size limit tracks real memory use.
+const ENTRY_OVERHEAD: u64 = 160;
+
+/// An in-process cache. Clones share the same entries.
+#[derive(Clone)]
+pub struct MemoryCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    entries: Cache<String, Arc<Entry>>,
+    clock: Arc<dyn Clock>,
+    capabilities: Capabilities,
+    capacity: u64,
+    _reaper: Option<reaper::Reaper>,
+}
+
+impl fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("entries", &self.inner.entries.entry_count())
+            .field("weighted_size", &self.inner.entries.weighted_size())
+            .field("capacity_bytes", &self.inner.capacity)
+            .field("clock", &self.inner.clock)
+            .finish()
+    }
+}
+
+impl Default for MemoryCache {
+    fn default() -> Self {
+        MemoryCache::new()
+    }
+}
+
+impl MemoryCache {
+    /// A cache with the defaults: 200 MiB, the system clock, a reaper every minute.
+    pub fn new() -> Self {
+        MemoryCache::builder().build()
+    }
+
+    /// A builder for the size limit, clock and reaper interval.
+    pub fn builder() -> MemoryCacheBuilder {
+        MemoryCacheBuilder::default()
+    }
+
+    /// The number of entries held, expired ones not yet reclaimed included
+    /// (moka updates it asynchronously; call [`run_pending_tasks`](Self::run_pending_tasks) first
+    /// for an exact figure).
+    pub fn entry_count(&self) -> u64 {
+        self.inner.entries.entry_count()
+    }
+
+    /// The bytes charged against the size limit.
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.entries.weighted_size()
+    }
+
+    /// Applies pending evictions and reclaims expired entries now.
+    pub fn run_pending_tasks(&self) {
+        self.inner.entries.run_pending_tasks();
+    }
+
+    /// The entry under `key` if alive now; restarts its sliding window when `touch`.
+    fn live(&self, key: &str, touch: bool) -> Option<Arc<Entry>> {
+        let entry = self.inner.entries.get(key)?;
+        let now = to_nanos(self.inner.clock.now());
+        if !entry.is_alive(now) {
+            // Invisible now (rule 11); moka's timer reclaims it. Removing it
+            // here could race with a concurrent set of a fresh entry.
+            return None;
+        }
+        if touch {
+            entry.touch(now);
+        }
+        Some(entry)
+    }
+}
+
+#[async_trait]
+impl DistributedCache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.inner.capabilities.validate_key(key)?;
+        Ok(self.live(key, true).map(|e| e.value.clone()))
+    }
+
+    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
+        let caps = &self.inner.capabilities;
+        caps.validate_key(key)?;
+        let now = self.inner.clock.now();
+        let expiry = options.resolve(now)?;
+        caps.validate_value(value.len())?;
+        let entry = Arc::new(Entry::new(value, expiry, now));
+        self.inner.entries.insert(key.to_owned(), entry);
+        Ok(())
+    }
+
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.inner.capabilities.validate_key(key)?;
+        self.live(key, true);
+        Ok(())
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.capabilities.validate_key(key)?;
+        self.inner.entries.invalidate(key);
+        Ok(())
+    }
+
+    async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
+        self.inner.capabilities.validate_key(key)?;
+        Ok(self.live(key, false).map(|e| e.info()))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities.clone()
+    }
+}
+
+/// Configures a [`MemoryCache`].
+///
+/// ```
+/// use cache_memory::MemoryCache;
+/// use cache_abstractions::ManualClock;
+/// use std::sync::Arc;
+///
+/// let clock = ManualClock::starting_now();
+/// let cache = MemoryCache::builder()
+///     .capacity_bytes(64 * 1024 * 1024)
+///     .clock(Arc::new(clock.clone()))
+///     .reap_interval(None)
+///     .build();
+/// # let _ = cache;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MemoryCacheBuilder {
+    capacity: u64,
+    clock: Arc<dyn Clock>,
+    reap_interval: Option<Duration>,
+}
+
+impl Default for MemoryCacheBuilder {
+    fn default() -> Self {
+        MemoryCacheBuilder {
+            capacity: DEFAULT_CAPACITY_BYTES,
+            clock: Arc::new(SystemClock),
+            reap_interval: Some(DEFAULT_REAP_INTERVAL),
+        }
+    }
+}
+
+impl MemoryCacheBuilder {
+    /// The size limit in bytes (keys, values and a fixed per-entry overhead).
+    /// Past it, entries are evicted by moka's TinyLFU policy. A value that
+    /// cannot fit at all is rejected by `set` with `Unsupported`.
+    pub fn capacity_bytes(mut self, bytes: u64) -> Self {
+        self.capacity = bytes;
+        self
+    }
+
+    /// The clock expiry is judged by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How often a background thread reclaims expired entries while the
+    /// cache is idle (default one minute); `None` leaves reclaiming to
+    /// ordinary operations.
+    pub fn reap_interval(mut self, interval: Option<Duration>) -> Self {
+        self.reap_interval = interval;
+        self
+    }
+
+    /// Builds the cache.
+    pub fn build(self) -> MemoryCache {
+        let policy = ExpiryPolicy {
+            clock: Arc::clone(&self.clock),
+        };
+        let entries = Cache::builder()
+            .max_capacity(self.capacity)
+            .weigher(|k: &String, e: &Arc<Entry>| weight(k.len(), e.value.len()))
+            .expire_after(policy)
+            .build();
+        let max_value = self.capacity.saturating_sub(ENTRY_OVERHEAD);
+        let capabilities = Capabilities::new()
+            .with_max_value_size(Some(usize::try_from(max_value).unwrap_or(usize::MAX)))
+            .with_expiry_granularity(Duration::from_nanos(1));
+        let reaper = self
+            .reap_interval
+            .map(|every| reaper::Reaper::spawn(entries.clone(), every));
+        MemoryCache {
+            inner: Arc::new(Inner {
+                entries,
+                clock: self.clock,
+                capabilities,
+                capacity: self.capacity,
+                _reaper: reaper,
+            }),
+        }
+    }
+}
+
+fn weight(key_len: usize, value_len: usize) -> u32 {
+    let bytes = (key_len as u64)
+        .saturating_add(value_len as u64)
+        .saturating_add(ENTRY_OVERHEAD);
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// Tells moka when an entry may be reclaimed. Visibility is decided by
+/// [`Entry::is_alive`] against the cache's clock; this only has to keep
+/// moka from dropping an entry before that deadline.
+struct ExpiryPolicy {
+    clock: Arc<dyn Clock>,
+}
+
+impl moka::Expiry<String, Arc<Entry>> for ExpiryPolicy {
+    fn expire_after_create(&self, _: &String, e: &Arc<Entry>, _: Instant) -> Option<Duration> {
+        e.time_to_live(to_nanos(self.clock.now()))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        e: &Arc<Entry>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        // A set replaces value and options (rule 3): start from the new entry.
+        e.time_to_live(to_nanos(self.clock.now()))
+    }
+
+    fn expire_after_read(
+        &self,
+        _: &String,
+        e: &Arc<Entry>,
+        _: Instant,
+        remaining: Option<Duration>,
+        _: Instant,
+    ) -> Option<Duration> {
+        match e.window_from(to_nanos(self.clock.now())) {
+            // A sliding read may extend the entry by up to one window.
+            Some(window) => match (remaining, window) {
+                (Some(r), Some(w)) => Some(r.max(w)),
+                _ => None,
+            },
+            None => remaining,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

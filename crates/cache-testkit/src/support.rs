@@ -76,11 +76,7 @@ pub(crate) fn expect_value(got: Option<Bytes>, want: Option<&[u8]>, what: &str) 
     match (got.as_deref(), want) {
         (None, None) => {}
         (Some(g), Some(w)) if g == w => {}
-        (g, w) => panic!(
-            "{what}: expected {}, got {}",
-            describe(w),
-            describe(g)
-        ),
+        (g, w) => panic!("{what}: expected {}, got {}", describe(w), describe(g)),
     }
 }
 
@@ -130,7 +126,10 @@ pub(crate) fn check_tagged(v: &[u8], slot: u8) -> std::result::Result<(), String
         return Err(format!("header says {len} bytes, value has {}", v.len()));
     }
     if v[0] != slot {
-        return Err(format!("value written for key slot {} read from slot {slot}", v[0]));
+        return Err(format!(
+            "value written for key slot {} read from slot {slot}",
+            v[0]
+        ));
     }
     let seq = u32::from_le_bytes([v[2], v[3], v[4], v[5]]);
     let expected = tagged_value(slot, v[1], seq, len);

@@ -43,7 +43,10 @@ pub async fn rule_01_round_trip_small_values(h: &dyn Harness) -> Outcome {
             ("empty", Bytes::new()),
             ("one zero byte", Bytes::from_static(&[0])),
             ("text", Bytes::from_static("héllo, wörld ✓".as_bytes())),
-            ("invalid utf-8", Bytes::from_static(&[0xff, 0xfe, 0x00, 0xc3])),
+            (
+                "invalid utf-8",
+                Bytes::from_static(&[0xff, 0xfe, 0x00, 0xc3]),
+            ),
         ],
     )
     .await
@@ -93,8 +96,14 @@ pub async fn rule_04_missing_key_remove_and_refresh(h: &dyn Harness) -> Outcome 
 pub async fn rule_04_remove_deletes_only_its_key(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
     let (a, b) = (key("a"), key("b"));
-    ok(cache.set(&a, "A".into(), &EntryOptions::new()).await, "set a");
-    ok(cache.set(&b, "B".into(), &EntryOptions::new()).await, "set b");
+    ok(
+        cache.set(&a, "A".into(), &EntryOptions::new()).await,
+        "set a",
+    );
+    ok(
+        cache.set(&b, "B".into(), &EntryOptions::new()).await,
+        "set b",
+    );
     ok(cache.remove(&a).await, "remove a");
     expect_value(ok(cache.get(&a).await, "get a"), None, "removed key");
     expect_value(ok(cache.get(&b).await, "get b"), Some(b"B"), "other key");
@@ -152,8 +161,16 @@ pub async fn rule_05_empty_key_rejected(h: &dyn Harness) -> Outcome {
         ErrorKind::InvalidKey,
         "set(\"\")",
     );
-    fails_with(cache.refresh("").await, ErrorKind::InvalidKey, "refresh(\"\")");
-    fails_with(cache.remove("").await, ErrorKind::InvalidKey, "remove(\"\")");
+    fails_with(
+        cache.refresh("").await,
+        ErrorKind::InvalidKey,
+        "refresh(\"\")",
+    );
+    fails_with(
+        cache.remove("").await,
+        ErrorKind::InvalidKey,
+        "remove(\"\")",
+    );
     Outcome::Passed
 }
 
@@ -169,10 +186,24 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
             // No limit declared: long keys must be stored whole.
             let a = format!("{prefix}{}a", "x".repeat(20_000));
             let b = format!("{prefix}{}b", "x".repeat(20_000));
-            ok(cache.set(&a, "A".into(), &EntryOptions::new()).await, "set long a");
-            ok(cache.set(&b, "B".into(), &EntryOptions::new()).await, "set long b");
-            expect_value(ok(cache.get(&a).await, "get"), Some(b"A"), "20 000-char key a");
-            expect_value(ok(cache.get(&b).await, "get"), Some(b"B"), "20 000-char key b");
+            ok(
+                cache.set(&a, "A".into(), &EntryOptions::new()).await,
+                "set long a",
+            );
+            ok(
+                cache.set(&b, "B".into(), &EntryOptions::new()).await,
+                "set long b",
+            );
+            expect_value(
+                ok(cache.get(&a).await, "get"),
+                Some(b"A"),
+                "20 000-char key a",
+            );
+            expect_value(
+                ok(cache.get(&b).await, "get"),
+                Some(b"B"),
+                "20 000-char key b",
+            );
             return Outcome::Passed;
         }
         _ => return Outcome::Skipped("unknown key limit kind".into()),
@@ -186,11 +217,15 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
     let at_limit_b = format!("{prefix}{fill}b");
     let over = format!("{at_limit_a}c");
     ok(
-        cache.set(&at_limit_a, "A".into(), &EntryOptions::new()).await,
+        cache
+            .set(&at_limit_a, "A".into(), &EntryOptions::new())
+            .await,
         "set of a key exactly at the limit",
     );
     ok(
-        cache.set(&at_limit_b, "B".into(), &EntryOptions::new()).await,
+        cache
+            .set(&at_limit_b, "B".into(), &EntryOptions::new())
+            .await,
         "set of a second key at the limit",
     );
     fails_with(
@@ -198,15 +233,31 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
         ErrorKind::InvalidKey,
         "set of a key one unit over the limit",
     );
-    fails_with(cache.get(&over).await, ErrorKind::InvalidKey, "get over the limit");
-    fails_with(cache.refresh(&over).await, ErrorKind::InvalidKey, "refresh over the limit");
-    fails_with(cache.remove(&over).await, ErrorKind::InvalidKey, "remove over the limit");
+    fails_with(
+        cache.get(&over).await,
+        ErrorKind::InvalidKey,
+        "get over the limit",
+    );
+    fails_with(
+        cache.refresh(&over).await,
+        ErrorKind::InvalidKey,
+        "refresh over the limit",
+    );
+    fails_with(
+        cache.remove(&over).await,
+        ErrorKind::InvalidKey,
+        "remove over the limit",
+    );
     expect_value(
         ok(cache.get(&at_limit_a).await, "get"),
         Some(b"A"),
         "key at the limit after a longer key sharing its prefix was rejected",
     );
-    expect_value(ok(cache.get(&at_limit_b).await, "get"), Some(b"B"), "second key at the limit");
+    expect_value(
+        ok(cache.get(&at_limit_b).await, "get"),
+        Some(b"B"),
+        "second key at the limit",
+    );
     Outcome::Passed
 }
 
@@ -215,10 +266,16 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
 pub async fn rule_06_invalid_options_rejected(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
     let k = key("existing");
-    ok(cache.set(&k, "old".into(), &EntryOptions::new()).await, "set");
+    ok(
+        cache.set(&k, "old".into(), &EntryOptions::new()).await,
+        "set",
+    );
     let past = SystemTime::now() - Duration::from_secs(60);
     let cases = [
-        (EntryOptions::new().sliding(Duration::ZERO), "sliding_expiration"),
+        (
+            EntryOptions::new().sliding(Duration::ZERO),
+            "sliding_expiration",
+        ),
         (
             EntryOptions::new().expires_in(Duration::ZERO),
             "absolute_expiration_relative_to_now",
@@ -241,7 +298,11 @@ pub async fn rule_06_invalid_options_rejected(h: &dyn Harness) -> Outcome {
             Ok(()) => panic!("{what}: accepted invalid options"),
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::InvalidOptions, "{what}: {e}");
-                assert_eq!(e.field(), Some(field), "{what}: error names the wrong field: {e}");
+                assert_eq!(
+                    e.field(),
+                    Some(field),
+                    "{what}: error names the wrong field: {e}"
+                );
             }
         }
         expect_value(
@@ -253,7 +314,11 @@ pub async fn rule_06_invalid_options_rejected(h: &dyn Harness) -> Outcome {
     let fresh_key = key("never");
     fails_with(
         cache
-            .set(&fresh_key, "x".into(), &EntryOptions::new().sliding(Duration::ZERO))
+            .set(
+                &fresh_key,
+                "x".into(),
+                &EntryOptions::new().sliding(Duration::ZERO),
+            )
             .await,
         ErrorKind::InvalidOptions,
         "set of a new key with invalid options",

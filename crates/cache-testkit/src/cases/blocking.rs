@@ -19,9 +19,19 @@ pub async fn blocking_facade_from_plain_thread(h: &dyn Harness) -> Outcome {
         let k = key("blocking");
         let b = &blocking;
         ok(b.set(&k, "v", &EntryOptions::new()), "blocking set");
-        expect_value(ok(b.get(&k), "blocking get"), Some(b"v"), "blocking round trip");
-        ok(b.set_string(&k, "text ✓", &EntryOptions::new()), "blocking set_string");
-        assert_eq!(ok(b.get_string(&k), "blocking get_string").as_deref(), Some("text ✓"));
+        expect_value(
+            ok(b.get(&k), "blocking get"),
+            Some(b"v"),
+            "blocking round trip",
+        );
+        ok(
+            b.set_string(&k, "text ✓", &EntryOptions::new()),
+            "blocking set_string",
+        );
+        assert_eq!(
+            ok(b.get_string(&k), "blocking get_string").as_deref(),
+            Some("text ✓")
+        );
         ok(b.refresh(&k), "blocking refresh");
         ok(b.remove(&k), "blocking remove");
         expect_value(ok(b.get(&k), "blocking get"), None, "after blocking remove");
@@ -33,9 +43,17 @@ pub async fn blocking_facade_from_plain_thread(h: &dyn Harness) -> Outcome {
         );
         let e = key("blocking-expiry");
         ok(b.set(&e, "v", &expires_in(1.0)), "blocking set with expiry");
-        expect_value(ok(b.get(&e), "get"), Some(b"v"), "blocking entry right after set");
+        expect_value(
+            ok(b.get(&e), "get"),
+            Some(b"v"),
+            "blocking entry right after set",
+        );
         thread::sleep(Duration::from_millis(2200));
-        expect_value(ok(b.get(&e), "get"), None, "blocking entry with 1 s expiry after 2.2 s");
+        expect_value(
+            ok(b.get(&e), "get"),
+            None,
+            "blocking entry with 1 s expiry after 2.2 s",
+        );
     });
     // Wait without blocking this runtime's worker threads.
     let joined = tokio::task::spawn_blocking(move || worker.join()).await;

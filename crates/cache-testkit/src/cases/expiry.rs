@@ -34,7 +34,11 @@ fn absent(got: cache_abstractions::Result<Option<bytes::Bytes>>, what: &str) {
 /// (absolute or sliding), and a second expiry replaces the first.
 pub async fn rule_03_overwrite_replaces_expiry(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
-    let (a, b, c) = (key("abs-then-none"), key("sliding-then-none"), key("abs-then-longer"));
+    let (a, b, c) = (
+        key("abs-then-none"),
+        key("sliding-then-none"),
+        key("abs-then-longer"),
+    );
     set(&cache, &a, "a1", &expires_in(1.0)).await;
     set(&cache, &b, "b1", &sliding(1.0)).await;
     set(&cache, &c, "c1", &expires_in(1.0)).await;
@@ -42,9 +46,21 @@ pub async fn rule_03_overwrite_replaces_expiry(h: &dyn Harness) -> Outcome {
     set(&cache, &b, "b2", &EntryOptions::new()).await;
     set(&cache, &c, "c2", &expires_in(30.0)).await;
     sleep(2.5).await;
-    present(cache.get(&a).await, "a2", "entry set with 1 s expiry, then with none, after 2.5 s");
-    present(cache.get(&b).await, "b2", "entry set with 1 s sliding, then with none, after 2.5 s");
-    present(cache.get(&c).await, "c2", "entry set with 1 s expiry, then with 30 s, after 2.5 s");
+    present(
+        cache.get(&a).await,
+        "a2",
+        "entry set with 1 s expiry, then with none, after 2.5 s",
+    );
+    present(
+        cache.get(&b).await,
+        "b2",
+        "entry set with 1 s sliding, then with none, after 2.5 s",
+    );
+    present(
+        cache.get(&c).await,
+        "c2",
+        "entry set with 1 s expiry, then with 30 s, after 2.5 s",
+    );
     Outcome::Passed
 }
 
@@ -56,7 +72,10 @@ pub async fn rule_03_overwrite_adds_expiry(h: &dyn Harness) -> Outcome {
     set(&cache, &k, "v2", &expires_in(1.0)).await;
     present(cache.get(&k).await, "v2", "new value right after overwrite");
     sleep(2.5).await;
-    absent(cache.get(&k).await, "entry overwritten with a 1 s expiry, after 2.5 s");
+    absent(
+        cache.get(&k).await,
+        "entry overwritten with a 1 s expiry, after 2.5 s",
+    );
     Outcome::Passed
 }
 
@@ -67,7 +86,10 @@ pub async fn rule_07_absolute_expiration(h: &dyn Harness) -> Outcome {
     let now = SystemTime::now();
     let cases = [
         ("relative 1 s", EntryOptions::new().expires_in(secs(1.0))),
-        ("instant now+1 s", EntryOptions::new().expires_at(now + secs(1.0))),
+        (
+            "instant now+1 s",
+            EntryOptions::new().expires_at(now + secs(1.0)),
+        ),
         (
             "instant now+1 s with relative 60 s",
             EntryOptions::new()
@@ -94,9 +116,16 @@ pub async fn rule_07_absolute_expiration(h: &dyn Harness) -> Outcome {
     for ((name, _), k) in cases.iter().zip(&keys) {
         absent(cache.get(k).await, &format!("{name}: 2.2 s after set"));
         // A miss must not bring it back either.
-        absent(cache.get(k).await, &format!("{name}: second get after expiry"));
+        absent(
+            cache.get(k).await,
+            &format!("{name}: second get after expiry"),
+        );
     }
-    present(cache.get(&long).await, "long", "relative 4 s, 2.2 s after set");
+    present(
+        cache.get(&long).await,
+        "long",
+        "relative 4 s, 2.2 s after set",
+    );
     Outcome::Passed
 }
 
@@ -126,7 +155,10 @@ pub async fn rule_08_get_restarts_window(h: &dyn Harness) -> Outcome {
         );
     }
     sleep(3.2).await;
-    absent(cache.get(&k).await, "sliding entry idle for 3.2 s after its last read");
+    absent(
+        cache.get(&k).await,
+        "sliding entry idle for 3.2 s after its last read",
+    );
     Outcome::Passed
 }
 
@@ -140,7 +172,11 @@ pub async fn rule_08_refresh_restarts_window(h: &dyn Harness) -> Outcome {
         ok(cache.refresh(&k).await, "refresh");
     }
     // 3 s after set: alive only because the refreshes slid the window.
-    present(cache.get(&k).await, "v", "2 s sliding entry refreshed every second, after 3 s");
+    present(
+        cache.get(&k).await,
+        "v",
+        "2 s sliding entry refreshed every second, after 3 s",
+    );
     sleep(3.2).await;
     absent(cache.get(&k).await, "sliding entry idle for 3.2 s");
     Outcome::Passed
@@ -174,18 +210,28 @@ pub async fn rule_09_no_options_uses_default(h: &dyn Harness) -> Outcome {
     let default = cache.capabilities().default_options;
     let k = key("default");
     set(&cache, &k, "v", &EntryOptions::new()).await;
-    let quickest = [default.sliding_expiration(), default.absolute_expiration_relative_to_now()]
-        .into_iter()
-        .flatten()
-        .min();
+    let quickest = [
+        default.sliding_expiration(),
+        default.absolute_expiration_relative_to_now(),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     match quickest {
         None => {
             sleep(2.5).await;
-            present(cache.get(&k).await, "v", "entry without options (default: no expiry), after 2.5 s");
+            present(
+                cache.get(&k).await,
+                "v",
+                "entry without options (default: no expiry), after 2.5 s",
+            );
         }
         Some(d) if d <= secs(3.0) => {
             sleep(d.as_secs_f64() + 1.5).await;
-            absent(cache.get(&k).await, "entry without options, after its default expiry");
+            absent(
+                cache.get(&k).await,
+                "entry without options, after its default expiry",
+            );
         }
         Some(d) => {
             sleep(2.5).await;
@@ -209,11 +255,21 @@ pub async fn rule_11_expired_is_invisible(h: &dyn Harness) -> Outcome {
     sleep(2.2).await;
     for (k, name) in [(&a, "absolute 1 s"), (&s, "sliding 1 s")] {
         ok(cache.refresh(k).await, "refresh of an expired entry");
-        absent(cache.get(k).await, &format!("{name} entry after 2.2 s and a refresh"));
-        absent(cache.get(k).await, &format!("{name} entry, second get after expiry"));
+        absent(
+            cache.get(k).await,
+            &format!("{name} entry after 2.2 s and a refresh"),
+        );
+        absent(
+            cache.get(k).await,
+            &format!("{name} entry, second get after expiry"),
+        );
         ok(cache.remove(k).await, "remove of an expired entry");
         set(&cache, k, "again", &EntryOptions::new()).await;
-        present(cache.get(k).await, "again", "new entry under an expired key");
+        present(
+            cache.get(k).await,
+            "again",
+            "new entry under an expired key",
+        );
     }
     Outcome::Passed
 }
@@ -233,7 +289,11 @@ pub async fn time_sub_granularity_rounds_up(h: &dyn Harness) -> Outcome {
     for (name, options) in &cases {
         let k = key(name);
         ok(cache.set(&k, "v".into(), options).await, name);
-        present(cache.get(&k).await, "v", &format!("{name}: right after set"));
+        present(
+            cache.get(&k).await,
+            "v",
+            &format!("{name}: right after set"),
+        );
     }
     let k = key("relative 1.5 ms");
     ok(cache.set(&k, "v".into(), &expires_in(0.300)).await, "set");

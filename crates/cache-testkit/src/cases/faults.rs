@@ -108,13 +108,28 @@ pub async fn rule_13_namespaces_are_isolated(h: &dyn Harness) -> Outcome {
     let a = cache_in(h, &ns_a).await;
     let b = cache_in(h, &ns_b).await;
     let k = key("shared-name");
-    ok(a.set(&k, "A".into(), &EntryOptions::new()).await, "set in A");
-    expect_value(ok(b.get(&k).await, "get in B"), None, "B reading a key only A set");
+    ok(
+        a.set(&k, "A".into(), &EntryOptions::new()).await,
+        "set in A",
+    );
+    expect_value(
+        ok(b.get(&k).await, "get in B"),
+        None,
+        "B reading a key only A set",
+    );
     ok(b.set(&k, "B".into(), &expires_in(1.0)).await, "set in B");
-    expect_value(ok(a.get(&k).await, "get in A"), Some(b"A"), "A after B set the same key");
+    expect_value(
+        ok(a.get(&k).await, "get in A"),
+        Some(b"A"),
+        "A after B set the same key",
+    );
     expect_value(ok(b.get(&k).await, "get in B"), Some(b"B"), "B's own entry");
     ok(b.remove(&k).await, "remove in B");
-    expect_value(ok(a.get(&k).await, "get in A"), Some(b"A"), "A after B removed the same key");
+    expect_value(
+        ok(a.get(&k).await, "get in A"),
+        Some(b"A"),
+        "A after B removed the same key",
+    );
     ok(a.remove(&k).await, "remove in A");
     Outcome::Passed
 }
@@ -130,7 +145,10 @@ pub async fn rule_14_foreign_data_is_corrupt_or_miss(h: &dyn Harness) -> Outcome
     let cache = cache_in(h, &ns).await;
     for (i, name) in variants.iter().enumerate() {
         let k = key(&format!("foreign-{i}"));
-        ok(h.write_foreign(&ns, &k, i).await, &format!("harness writing {name}"));
+        ok(
+            h.write_foreign(&ns, &k, i).await,
+            &format!("harness writing {name}"),
+        );
         let what = format!("{name} under the key");
         match cache.get(&k).await {
             Ok(None) => {}
@@ -150,11 +168,20 @@ pub async fn rule_14_foreign_data_is_corrupt_or_miss(h: &dyn Harness) -> Outcome
             Err(e) => panic!("inspect with {what}: expected a miss or CorruptEntry, got {e}"),
         }
         ok(cache.remove(&k).await, &format!("remove with {what}"));
-        ok(cache.set(&k, "fine".into(), &EntryOptions::new()).await, "set after remove");
-        expect_value(ok(cache.get(&k).await, "get"), Some(b"fine"), "entry after foreign data removed");
+        ok(
+            cache.set(&k, "fine".into(), &EntryOptions::new()).await,
+            "set after remove",
+        );
+        expect_value(
+            ok(cache.get(&k).await, "get"),
+            Some(b"fine"),
+            "entry after foreign data removed",
+        );
     }
     Outcome::Passed
 }
+
+type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
 
 fn is_outage_error<T>(r: &Result<T>) -> bool {
     matches!(r, Err(e) if matches!(e.kind(), ErrorKind::Connection | ErrorKind::Timeout))
@@ -169,11 +196,14 @@ pub async fn rule_15_backend_down_fails_fast_and_recovers(h: &dyn Harness) -> Ou
     };
     let cache = outage.cache();
     let k = key("outage");
-    ok(cache.set(&k, "before".into(), &EntryOptions::new()).await, "set before the outage");
+    ok(
+        cache.set(&k, "before".into(), &EntryOptions::new()).await,
+        "set before the outage",
+    );
     outage.stop().await;
     let limit = outage.timeout() + Duration::from_secs(2);
     let no_options = EntryOptions::new();
-    let ops: [(&str, std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + '_>>); 4] = [
+    let ops: [(&str, Op<'_>); 4] = [
         ("get", Box::pin(async { cache.get(&k).await.map(|_| ()) })),
         ("set", Box::pin(cache.set(&k, "during".into(), &no_options))),
         ("refresh", Box::pin(cache.refresh(&k))),
@@ -184,17 +214,29 @@ pub async fn rule_15_backend_down_fails_fast_and_recovers(h: &dyn Harness) -> Ou
         let r = tokio::time::timeout(limit + Duration::from_secs(10), op).await;
         let took = started.elapsed();
         match r {
-            Err(_) => panic!("{name} with the server down hung for over {:?}", limit + Duration::from_secs(10)),
+            Err(_) => panic!(
+                "{name} with the server down hung for over {:?}",
+                limit + Duration::from_secs(10)
+            ),
             Ok(r) => {
-                assert!(is_outage_error(&r), "{name} with the server down: expected Connection or Timeout, got {r:?}");
+                assert!(
+                    is_outage_error(&r),
+                    "{name} with the server down: expected Connection or Timeout, got {r:?}"
+                );
                 assert!(took <= limit, "{name} with the server down took {took:?}, over the configured timeout + 2 s ({limit:?})");
             }
         }
     }
     // Validation comes before any I/O, so it answers even with the server down.
-    fails_with(cache.get("").await, ErrorKind::InvalidKey, "get(\"\") with the server down");
     fails_with(
-        cache.set(&k, "x".into(), &EntryOptions::new().sliding(Duration::ZERO)).await,
+        cache.get("").await,
+        ErrorKind::InvalidKey,
+        "get(\"\") with the server down",
+    );
+    fails_with(
+        cache
+            .set(&k, "x".into(), &EntryOptions::new().sliding(Duration::ZERO))
+            .await,
         ErrorKind::InvalidOptions,
         "invalid options with the server down",
     );
@@ -207,10 +249,16 @@ pub async fn rule_15_backend_down_fails_fast_and_recovers(h: &dyn Harness) -> Ou
                 let _ = e;
                 sleep(0.2).await;
             }
-            Err(e) => panic!("the same cache instance did not recover within 20 s of the server's return: {e}"),
+            Err(e) => panic!(
+                "the same cache instance did not recover within 20 s of the server's return: {e}"
+            ),
         }
     }
-    expect_value(ok(cache.get(&k).await, "get after recovery"), Some(b"after"), "entry after recovery");
+    expect_value(
+        ok(cache.get(&k).await, "get after recovery"),
+        Some(b"after"),
+        "entry after recovery",
+    );
     Outcome::Passed
 }
 
@@ -222,7 +270,10 @@ pub async fn rule_16_cancellation_leaves_old_or_new(h: &dyn Harness) -> Outcome 
     let new = random_bytes(64 * 1024);
     for polls in 0..12 {
         let k = key(&format!("cancel-{polls}"));
-        ok(cache.set(&k, old.clone(), &EntryOptions::new()).await, "set old");
+        ok(
+            cache.set(&k, old.clone(), &EntryOptions::new()).await,
+            "set old",
+        );
         let _ = PollLimit::new(cache.set(&k, new.clone(), &EntryOptions::new()), polls).await;
         let _ = PollLimit::new(cache.get(&k), polls).await;
         let _ = PollLimit::new(cache.refresh(&k), polls).await;
@@ -234,8 +285,17 @@ pub async fn rule_16_cancellation_leaves_old_or_new(h: &dyn Harness) -> Outcome 
             "after a set cancelled at poll {polls}: value is neither the old nor the new one ({} bytes)",
             got.len()
         );
-        ok(cache.set(&k, Bytes::from_static(b"usable"), &EntryOptions::new()).await, "set after cancellations");
-        expect_value(ok(cache.get(&k).await, "get"), Some(b"usable"), "cache after cancellations");
+        ok(
+            cache
+                .set(&k, Bytes::from_static(b"usable"), &EntryOptions::new())
+                .await,
+            "set after cancellations",
+        );
+        expect_value(
+            ok(cache.get(&k).await, "get"),
+            Some(b"usable"),
+            "cache after cancellations",
+        );
     }
     Outcome::Passed
 }

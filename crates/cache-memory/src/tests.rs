@@ -1,0 +1,158 @@
+//! Expiry without sleeping: a [`ManualClock`] moves time by hand.
+
+use super::*;
+use cache_abstractions::{ErrorKind, ManualClock};
+
+fn cache_with_clock() -> (MemoryCache, ManualClock) {
+    let clock = ManualClock::starting_now();
+    let cache = MemoryCache::builder()
+        .clock(Arc::new(clock.clone()))
+        .reap_interval(None)
+        .build();
+    (cache, clock)
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[tokio::test]
+async fn absolute_expiry_follows_the_clock() {
+    let (cache, clock) = cache_with_clock();
+    let opts = EntryOptions::new().expires_in(secs(10));
+    cache.set("k", "v".into(), &opts).await.unwrap();
+    clock.advance(secs(9));
+    assert!(cache.get("k").await.unwrap().is_some());
+    clock.advance(secs(1));
+    assert!(cache.get("k").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn sliding_reads_extend_until_the_absolute_cap() {
+    let (cache, clock) = cache_with_clock();
+    let opts = EntryOptions::new().sliding(secs(10)).expires_in(secs(25));
+    cache.set("k", "v".into(), &opts).await.unwrap();
+    for _ in 0..2 {
+        clock.advance(secs(9));
+        assert!(cache.get("k").await.unwrap().is_some());
+    }
+    clock.advance(secs(6)); // t = 24: window would reach 28, cap is 25
+    cache.refresh("k").await.unwrap();
+    clock.advance(secs(1)); // t = 25
+    assert!(cache.get("k").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn idle_sliding_entry_expires_and_refresh_does_not_revive() {
+    let (cache, clock) = cache_with_clock();
+    cache
+        .set("k", "v".into(), &EntryOptions::new().sliding(secs(5)))
+        .await
+        .unwrap();
+    clock.advance(secs(5));
+    cache.refresh("k").await.unwrap();
+    assert!(cache.get("k").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn inspect_does_not_slide() {
+    let (cache, clock) = cache_with_clock();
+    let start = clock.now();
+    cache
+        .set("k", "value".into(), &EntryOptions::new().sliding(secs(5)))
+        .await
+        .unwrap();
+    clock.advance(secs(4));
+    let info = cache.inspect("k").await.unwrap().unwrap();
+    assert_eq!(info.size, 5);
+    assert_eq!(info.sliding_expiration, Some(secs(5)));
+    assert_eq!(info.expires_at, Some(start + secs(5)));
+    clock.advance(secs(1));
+    assert!(cache.inspect("k").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn size_limit_evicts_and_rejects_oversized_values() {
+    let cache = MemoryCache::builder()
+        .capacity_bytes(64 * 1024)
+        .reap_interval(None)
+        .build();
+    let big = Bytes::from(vec![0u8; 128 * 1024]);
+    let err = cache
+        .set("big", big, &EntryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    for i in 0..200 {
+        let v = Bytes::from(vec![1u8; 1024]);
+        cache
+            .set(&format!("k{i}"), v, &EntryOptions::new())
+            .await
+            .unwrap();
+    }
+    cache.run_pending_tasks();
+    assert!(
+        cache.weighted_size() <= 64 * 1024,
+        "{}",
+        cache.weighted_size()
+    );
+    assert!(cache.entry_count() < 200);
+}
+
+#[tokio::test]
+async fn expired_entries_are_reclaimed_without_reads() {
+    let cache = MemoryCache::builder()
+        .reap_interval(Some(Duration::from_millis(50)))
+        .build();
+    let opts = EntryOptions::new().expires_in(Duration::from_millis(100));
+    for i in 0..1000 {
+        cache
+            .set(&format!("k{i}"), "v".into(), &opts)
+            .await
+            .unwrap();
+    }
+    cache.run_pending_tasks();
+    assert_eq!(cache.entry_count(), 1000);
+    // moka's timer wheel works in buckets of about a second, so allow a few.
+    // No reads or writes happen meanwhile: only the reaper can reclaim them.
+    for _ in 0..50 {
+        if cache.entry_count() == 0 {
+            assert_eq!(cache.weighted_size(), 0);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "dead entries were not reclaimed: {} left",
+        cache.entry_count()
+    );
+}
+
+#[tokio::test]
+async fn reaper_thread_ends_with_the_cache() {
+    let count = || {
+        std::fs::read_dir("/proc/self/task")
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let before = count();
+    let caches: Vec<MemoryCache> = (0..20).map(|_| MemoryCache::new()).collect();
+    assert!(count() >= before + 20);
+    drop(caches);
+    for _ in 0..100 {
+        if count() <= before {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "reaper threads outlived their caches: {} > {before}",
+        count()
+    );
+}
+
+#[test]
+fn weight_saturates() {
+    assert_eq!(weight(usize::MAX, usize::MAX), u32::MAX);
+    assert_eq!(weight(3, 5), 3 + 5 + ENTRY_OVERHEAD as u32);
+}
