@@ -44,6 +44,14 @@ pub trait Harness: Send + Sync + 'static {
         None
     }
 
+    /// Whether this backend must pass every case with no skip: a skipped
+    /// case then fails, as with `CACHE_TESTKIT_STRICT=1`. Backends with a
+    /// server and full fault hooks (Redis) say `true`, so a missing fixture
+    /// can never pass silently.
+    fn requires_every_rule(&self) -> bool {
+        false
+    }
+
     /// Why rule 15 or rule 14 cannot apply, shown when they are skipped.
     fn skip_reason(&self) -> &'static str {
         "the harness provides no way to inject this fault"

@@ -41,11 +41,11 @@ where
         .enable_all()
         .build()
         .expect("cache-testkit: cannot start a tokio runtime");
-    let outcome = runtime.block_on(async {
+    let (outcome, every_rule) = runtime.block_on(async {
         let harness = make().await;
-        case(&harness).await
+        (case(&harness).await, harness.requires_every_rule())
     });
-    report(name, &outcome);
+    report(name, &outcome, every_rule);
 }
 
 /// Runs one case against an already built harness; returns its outcome, or
@@ -58,14 +58,17 @@ pub async fn run_case_with(name: &str, harness: &dyn Harness) -> Outcome {
     case(harness).await
 }
 
-fn report(name: &str, outcome: &Outcome) {
+fn report(name: &str, outcome: &Outcome, every_rule: bool) {
     if let Outcome::Skipped(reason) = outcome {
-        let strict = std::env::var(STRICT_ENV).is_ok_and(|v| v == "1");
+        let strict = every_rule || std::env::var(STRICT_ENV).is_ok_and(|v| v == "1");
         // stderr is shown by `cargo test -- --nocapture` and by nextest's
         // `--no-capture`/failure output; the strict switch makes it a failure.
         eprintln!("cache-testkit: SKIPPED {name}: {reason}");
         if strict {
-            panic!("cache-testkit: {name} was skipped ({reason}) but {STRICT_ENV}=1");
+            panic!(
+                "cache-testkit: {name} was skipped ({reason}), but this backend must pass \
+                 every rule ({STRICT_ENV}=1 or Harness::requires_every_rule)"
+            );
         }
     }
 }
