@@ -1,1 +1,138 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>`.
+//!
+//! - `test`: the whole test suite, after making sure the services the tests
+//!   start themselves (redis-server, openssl for TLS certificates) are installed.
+//! - `lint`: formatting, clippy with warnings denied, docs with warnings
+//!   denied, and the publish dry run of every crate.
+//! - `ci`: `lint` then `test`, what `.ci/run` and the GitHub workflow run.
+//! - `bench [--quick]`: the benchmarks and the performance report.
+//! - `package`: the publish dry run alone.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+mod bench;
+mod services;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    let result = match task {
+        "test" => test(rest),
+        "lint" => lint(),
+        "ci" => lint().and_then(|()| test(rest)),
+        "package" => package(),
+        "bench" => bench::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{}", HELP);
+            Ok(())
+        }
+        other => Err(format!("unknown task {other:?}\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  test [ARGS]     the whole test suite (installs redis-server if missing and root)
+  lint            fmt check, clippy -D warnings, docs -D warnings, package dry run
+  ci              lint, then test
+  package         cargo publish --workspace --dry-run
+  bench [--quick] criterion benches + cachectl sweeps, writes docs/performance.md
+";
+
+/// The workspace root (xtask lives one level below it).
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in the workspace root, echoing it; fails on a non-zero exit.
+pub(crate) fn run(cmd: &mut Command) -> Result {
+    eprintln!("xtask: $ {}", render(cmd));
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", render(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", render(cmd)))
+    }
+}
+
+fn render(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+pub(crate) fn cargo() -> Command {
+    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The whole suite: doc tests, then every unit and integration test.
+fn test(extra: &[String]) -> Result {
+    services::ensure()?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    if has_nextest() {
+        // Profile in .config/nextest.toml: more threads than cores, since
+        // the kit's timing cases mostly sleep.
+        run(cargo()
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .args(extra))
+    } else {
+        eprintln!("xtask: cargo-nextest not found; using cargo test (slower)");
+        run(cargo()
+            .args(["test", "--workspace", "--lib", "--bins", "--tests"])
+            .args(extra)
+            .args(["--", "--test-threads", "8"]))
+    }
+}
+
+fn lint() -> Result {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    package()
+}
+
+/// Every publishable crate packages and builds on its own, in dependency
+/// order, against the others as they would be published.
+fn package() -> Result {
+    run(cargo().args(["publish", "--workspace", "--dry-run", "--allow-dirty"]))
+}
