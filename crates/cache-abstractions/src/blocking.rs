@@ -24,11 +24,14 @@ use crate::options::EntryOptions;
 ///
 /// # Inside an async runtime
 ///
-/// Blocking a runtime's worker thread would stall every task on it, and
-/// tokio forbids it, so a call made from inside a tokio runtime returns an
-/// [`ErrorKind::Unsupported`] error instead of blocking or panicking. From
-/// async code use the async trait directly, or call the blocking facade inside
-/// `tokio::task::spawn_blocking`.
+/// Blocking a thread that drives async tasks would stall every task on it,
+/// and tokio forbids it, so a call made from async code (a task on a tokio
+/// runtime) returns an [`ErrorKind::Unsupported`] error instead of blocking.
+/// tokio reports the misuse as a panic, which the facade catches, so the
+/// panic hook still prints tokio's message once to stderr (and with
+/// `panic = "abort"` the process aborts, as tokio itself would). From async
+/// code use the async trait directly, or call the blocking facade inside
+/// `tokio::task::spawn_blocking`, where blocking is allowed.
 ///
 /// ```
 /// use cache_abstractions::{BlockingCache, DistributedCache, EntryOptions};
@@ -59,6 +62,36 @@ pub struct BlockingCache<C: ?Sized> {
 enum Executor {
     Owned(Arc<OwnedRuntime>),
     Borrowed(Handle),
+}
+
+/// What tokio says when a thread that drives async tasks tries to block on
+/// a runtime. tokio offers no way to ask beforehand (a `spawn_blocking`
+/// thread is inside the runtime's context yet allowed to block), so the
+/// facade lets tokio decide and turns this one refusal into an error.
+const NESTED_RUNTIME: &str = "Cannot start a runtime from within a runtime";
+
+/// Runs `block`, turning tokio's refusal to block an async worker thread into
+/// an [`ErrorKind::Unsupported`] error. Any other panic (say, from a
+/// backend's future) propagates unchanged.
+fn refuse_nested<T>(block: impl FnOnce() -> T) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(block)) {
+        Ok(v) => Ok(v),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if message.contains(NESTED_RUNTIME) {
+                Err(Error::unsupported(
+                    "blocking cache call made on a thread that drives async tasks; \
+                     use the async API, or call from tokio::task::spawn_blocking or a plain thread",
+                ))
+            } else {
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
 }
 
 /// Shuts its runtime down without blocking, so dropping the last
@@ -135,19 +168,13 @@ impl<C: DistributedCache + ?Sized> BlockingCache<C> {
     }
 
     fn block_on<F: Future>(&self, fut: F) -> Result<F::Output> {
-        if Handle::try_current().is_ok() {
-            return Err(Error::unsupported(
-                "blocking cache call made inside an async runtime; \
-                 use the async API or tokio::task::spawn_blocking",
-            ));
-        }
-        Ok(match &self.runtime {
+        match &self.runtime {
             Executor::Owned(rt) => match &rt.0 {
-                Some(rt) => rt.block_on(fut),
-                None => return Err(Error::new(ErrorKind::Backend, "runtime is shut down")),
+                Some(rt) => refuse_nested(|| rt.block_on(fut)),
+                None => Err(Error::new(ErrorKind::Backend, "runtime is shut down")),
             },
-            Executor::Borrowed(handle) => handle.block_on(fut),
-        })
+            Executor::Borrowed(handle) => refuse_nested(|| handle.block_on(fut)),
+        }
     }
 
     /// Blocking [`DistributedCache::get`].
@@ -212,14 +239,16 @@ impl<C: DistributedCache + ?Sized> BlockingCache<C> {
     where
         F: Future<Output = Result<Arc<C>>>,
     {
-        if Handle::try_current().is_ok() {
-            return Err(Error::unsupported(
-                "BlockingCache::build called inside an async runtime; create the cache \
-                 with the async API and use BlockingCache::with_handle",
-            ));
-        }
         let rt = own_runtime()?;
-        let cache = rt.block_on(make)?;
+        let made = refuse_nested(|| rt.block_on(make));
+        let cache = match made {
+            Ok(made) => made?,
+            Err(e) => {
+                // Dropping a runtime inside async code would panic.
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
         Ok(BlockingCache {
             cache,
             runtime: Executor::Owned(Arc::new(OwnedRuntime(Some(rt)))),
