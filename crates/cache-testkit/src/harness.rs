@@ -69,6 +69,12 @@ pub trait Outage: Send + Sync {
     /// (the cache's configured timeouts).
     fn timeout(&self) -> Duration;
 
+    /// How long the cache may take to work again once the server is back
+    /// (reconnect back-off included). 20 s unless the fixture says otherwise.
+    fn recovery_timeout(&self) -> Duration {
+        Duration::from_secs(20)
+    }
+
     /// Stops the server (connections break, new ones are refused).
     async fn stop(&mut self);
 

@@ -49,7 +49,7 @@ pub(crate) fn ok<T>(r: Result<T>, what: &str) -> T {
 #[track_caller]
 pub(crate) fn fails_with<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind, what: &str) {
     match r {
-        Ok(v) => panic!("{what}: expected a {kind:?} error, got Ok({v:?})"),
+        Ok(v) => panic!("{what}: expected an error of kind {kind:?}, got Ok({v:?})"),
         Err(e) => assert_eq!(e.kind(), kind, "{what}: wrong error kind: {e}"),
     }
 }
@@ -83,7 +83,11 @@ pub(crate) fn expect_value(got: Option<Bytes>, want: Option<&[u8]>, what: &str) 
 fn describe(v: Option<&[u8]>) -> String {
     match v {
         None => "a miss".into(),
-        Some(b) if b.len() <= 32 => format!("{:?}", String::from_utf8_lossy(b)),
+        Some(b) if b.len() <= 32 => match std::str::from_utf8(b) {
+            Ok(text) => format!("{text:?}"),
+            // Not text: show the bytes, so two different values never print alike.
+            Err(_) => format!("b\"{}\"", b.escape_ascii()),
+        },
         Some(b) => format!("{} bytes starting {:?}", b.len(), &b[..16]),
     }
 }

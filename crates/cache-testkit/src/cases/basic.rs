@@ -174,14 +174,35 @@ pub async fn rule_05_empty_key_rejected(h: &dyn Harness) -> Outcome {
     Outcome::Passed
 }
 
+/// `units` of key length in `limit`'s unit, in characters that are longer
+/// in the other measures: é (2 UTF-8 bytes, 1 UTF-16 unit) and, for UTF-16
+/// limits, a few 😀 (4 bytes, 2 units, 1 char).
+fn fill_units(limit: KeyLimit, units: usize) -> String {
+    match limit {
+        KeyLimit::Utf16Units(_) => {
+            let astral = (units / 2).min(4);
+            let mut s: String = std::iter::repeat_n('😀', astral).collect();
+            s.extend(std::iter::repeat_n('é', units - 2 * astral));
+            s
+        }
+        _ => {
+            let mut s: String = std::iter::repeat_n('é', units / 2).collect();
+            s.extend(std::iter::repeat_n('e', units % 2));
+            s
+        }
+    }
+}
+
 /// Rule 5: a key at the backend's limit is stored whole; one unit longer is
-/// rejected with `InvalidKey` and never truncated onto another key.
+/// rejected with `InvalidKey` and never truncated onto another key. Keys are
+/// measured in the declared unit: the keys mix characters whose lengths in
+/// bytes, UTF-16 units and chars all differ.
 pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
     let prefix = key("");
-    let (max, unit_char) = match cache.capabilities().max_key_length {
-        KeyLimit::Utf16Units(n) => (n, 'é'),
-        KeyLimit::Utf8Bytes(n) => (n, 'e'),
+    let limit = cache.capabilities().max_key_length;
+    let max = match limit {
+        KeyLimit::Utf16Units(n) | KeyLimit::Utf8Bytes(n) => n,
         KeyLimit::Unlimited => {
             // No limit declared: long keys must be stored whole.
             let a = format!("{prefix}{}a", "x".repeat(20_000));
@@ -212,7 +233,11 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
     if max <= used + 2 {
         return Outcome::Skipped(format!("key limit {max} is shorter than the kit's prefix"));
     }
-    let fill: String = std::iter::repeat_n(unit_char, max - used - 1).collect();
+    // The fill is `max - used - 1` units of the declared kind, made of
+    // characters whose length differs in every other measure (chars, UTF-8
+    // bytes, UTF-16 units), so a backend that measures in the wrong unit
+    // either rejects a key within its limit or accepts one over it.
+    let fill = fill_units(limit, max - used - 1);
     let at_limit_a = format!("{prefix}{fill}a");
     let at_limit_b = format!("{prefix}{fill}b");
     let over = format!("{at_limit_a}c");
@@ -220,7 +245,7 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
         cache
             .set(&at_limit_a, "A".into(), &EntryOptions::new())
             .await,
-        "set of a key exactly at the limit",
+        &format!("set of a key exactly at the declared {limit:?}"),
     );
     ok(
         cache
@@ -231,7 +256,7 @@ pub async fn rule_05_key_length_limit(h: &dyn Harness) -> Outcome {
     fails_with(
         cache.set(&over, "OVER".into(), &EntryOptions::new()).await,
         ErrorKind::InvalidKey,
-        "set of a key one unit over the limit",
+        &format!("set of a key one unit over the declared {limit:?} (stored cut short?)"),
     );
     fails_with(
         cache.get(&over).await,

@@ -425,9 +425,9 @@ impl RefCache {
         Ok(())
     }
 
-    /// Reads the slot under `key`: a live entry's value (sliding its window
-    /// if `slide`), a miss, or an error for foreign data.
-    fn read(&self, key: &str, slide: bool, now: SystemTime) -> Result<Option<Bytes>> {
+    /// Reads the slot under `key`: a live entry's value (sliding its
+    /// window), a miss, or an error for foreign data.
+    fn read(&self, key: &str, now: SystemTime) -> Result<Option<Bytes>> {
         let mut map = self.store.lock();
         let Some(slot) = map.get_mut(key) else {
             return Ok(None);
@@ -456,7 +456,7 @@ impl RefCache {
             map.remove(key);
             return Ok(None);
         }
-        if slide && !self.has(Fault::GetDoesNotSlide) {
+        if !self.has(Fault::GetDoesNotSlide) {
             entry.deadline = self.deadline(&entry.expiry, now);
         }
         Ok(Some(entry.value.clone()))
@@ -509,7 +509,7 @@ impl DistributedCache for RefCache {
         } else {
             None
         };
-        match self.read(&key, true, SystemTime::now())? {
+        match self.read(&key, SystemTime::now())? {
             None if self.has(Fault::MissIsError) => {
                 Err(Error::new(ErrorKind::Backend, "key not found"))
             }
@@ -825,6 +825,11 @@ impl Outage for RefOutage {
 
     fn timeout(&self) -> Duration {
         OUTAGE_TIMEOUT
+    }
+
+    fn recovery_timeout(&self) -> Duration {
+        // The "server" is a flag: a correct instance works at once.
+        Duration::from_secs(3)
     }
 
     async fn stop(&mut self) {
