@@ -266,9 +266,11 @@ fn pairs(s: &str) -> Result<Vec<(String, String)>> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(Error::config(format!(
+                        None => {
+                            return Err(Error::config(format!(
                             "connection string: the quoted value of {key:?} has no closing quote"
-                        ))),
+                        )))
+                        }
                         Some(&c) if c == q && chars.get(i + 1) == Some(&q) => {
                             value.push(q);
                             i += 2;
@@ -514,7 +516,7 @@ fn parse_server(server: &str) -> Result<(String, u16)> {
     };
     if host.contains([':', ' ', '/'])
         && !host.starts_with('[')
-        && !host.parse::<std::net::Ipv6Addr>().is_ok()
+        && host.parse::<std::net::Ipv6Addr>().is_err()
     {
         return Err(Error::config(
             "connection string: the Server is not a host name or address",

@@ -1,10 +1,34 @@
-//! wip
-// Temporary while the cache is being wired in.
-#![allow(dead_code)]
+//! A [`DistributedCache`](cache_abstractions::DistributedCache) on SQL Server
+//! that uses the tables .NET's `dotnet sql-cache create` makes, unchanged, so
+//! Rust services and ASP.NET Core apps share entries both ways.
+//!
+//! - [`SqlServerCache`] and its [`builder`](SqlServerCache::builder).
+//! - [`ConnectionString`]: the ADO.NET form .NET apps use, or a
+//!   `sqlserver://` URL; passwords never appear in `Debug` or errors.
+//! - [`TableName`]: validated, bracket-quoted schema and table names.
+//! - [`schema`]: the table's DDL, its idempotent script and table creation,
+//!   as the `sql-cache` tool (a binary of this crate) uses them.
+//!
+//! It fixes .NET's known defects while keeping the rows compatible: long
+//! keys are refused instead of truncated onto each other, `ExpiresAtTime` is
+//! capped at the absolute expiration, and expired rows are deleted in batches
+//! by one instance at a time.
+#![doc(test(attr(deny(warnings))))]
+
+mod cache;
+mod cleanup;
 mod connstr;
 mod decode;
 mod ident;
+mod pool;
+pub mod schema;
 mod sqltime;
 mod statements;
+
+pub use cache::{
+    SqlServerCache, SqlServerCacheBuilder, DEFAULT_CLEANUP_BATCH_SIZE, DEFAULT_DELETION_INTERVAL,
+    DEFAULT_SLIDING_EXPIRATION, MAX_KEY_UNITS, MIN_DELETION_INTERVAL,
+};
+pub use cleanup::CleanupOutcome;
 pub use connstr::{ConnectionString, Encrypt};
 pub use ident::TableName;
