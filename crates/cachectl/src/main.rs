@@ -1,1 +1,182 @@
-fn main() {}
+//! `cachectl`: get, set, refresh, remove and inspect cache entries, and
+//! load-test a cache, on memory, Redis or SQL Server, from the command line.
+//!
+//! Every failure is one line on stderr (`cachectl: error: ...`) and a
+//! distinct exit status: 0 success, 1 miss, 2 usage, 3 cache or backend
+//! error. See `cachectl --help` and `docs/cachectl.md`.
+
+mod backend;
+mod bench;
+mod cli;
+mod commands;
+mod failure;
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cache_abstractions::{Bytes, DistributedCache};
+use clap::error::ErrorKind as ClapErrorKind;
+use clap::Parser;
+
+use crate::backend::Redactor;
+use crate::cli::{Cli, Command};
+use crate::failure::{Failure, Outcome, EXIT_USAGE};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    let redactor = Redactor::new(&cli.url);
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Miss(message)) => {
+            say(&format!("cachectl: {}", redactor.scrub(&message)));
+            ExitCode::from(Outcome::Miss(message).exit_code())
+        }
+        Err(failure) => {
+            say(&format!(
+                "cachectl: error: {}",
+                redactor.scrub(failure.message())
+            ));
+            failure.process_exit()
+        }
+    }
+}
+
+/// One line to stderr; a closed stderr is not worth a panic.
+fn say(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// Help and version go to stdout (exit 0); no arguments at all prints the
+/// help to stderr (exit 2); every other clap error becomes one line (exit 2).
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    match e.kind() {
+        ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => {
+            // The first paragraph of clap's message, joined onto one line
+            // (the usage and tips that follow are for --help).
+            let text = e.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect();
+            let first = first.join(" ");
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
+            say(&format!("cachectl: error: {first} (see --help)"));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Reads a `set` value: the argument itself, or stdin for `-`.
+fn read_value(arg: &str) -> Result<Bytes, Failure> {
+    if arg != "-" {
+        return Ok(Bytes::copy_from_slice(arg.as_bytes()));
+    }
+    let mut buf = Vec::new();
+    io::stdin()
+        .lock()
+        .read_to_end(&mut buf)
+        .map_err(|e| Failure::usage(format!("cannot read the value from stdin: {e}")))?;
+    Ok(Bytes::from(buf))
+}
+
+fn run(cli: Cli) -> Result<Outcome, Failure> {
+    // Check the URL (and read stdin) before starting anything.
+    let target = backend::classify(&cli.url)?;
+    let value = match &cli.command {
+        Command::Set { value, .. } => Some(read_value(value)?),
+        _ => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cachectl")
+        .build()
+        .map_err(|e| Failure::cache(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(execute(&cli, target.kind(), value));
+    // Don't wait for a backend's connection tasks to wind down.
+    runtime.shutdown_background();
+    result
+}
+
+async fn connect(cli: &Cli) -> Result<Arc<dyn DistributedCache>, Failure> {
+    let flags = cli.backend_flags();
+    match tokio::time::timeout(cli.timeout, backend::open(&cli.url, &flags)).await {
+        Ok(opened) => opened,
+        Err(_) => Err(Failure::cache(format!(
+            "timed out after {} connecting to {}",
+            humantime::format_duration(cli.timeout),
+            backend::redact(&cli.url)
+        ))),
+    }
+}
+
+async fn execute(cli: &Cli, kind: &str, value: Option<Bytes>) -> Result<Outcome, Failure> {
+    if let Command::Bench(args) = &cli.command {
+        let config = bench::BenchConfig::from_args(args, kind, &backend::redact(&cli.url))?;
+        let cache = connect(cli).await?;
+        let report = bench::run(cache, config).await?;
+        let text = if args.json {
+            format!("{}\n", report.to_json())
+        } else {
+            report.to_table()
+        };
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        if report.all_failed() {
+            return Err(Failure::cache(format!(
+                "every one of the {} operations failed; first error: {}",
+                report.errors(),
+                report.first_error().unwrap_or("unknown")
+            )));
+        }
+        return Ok(Outcome::Ok);
+    }
+
+    let single = async {
+        let cache = backend::open(&cli.url, &cli.backend_flags()).await?;
+        let mut out = io::stdout().lock();
+        let outcome = match &cli.command {
+            Command::Get { key } => commands::get(&*cache, key, &mut out).await?,
+            Command::Set { key, expiry, .. } => {
+                let options = commands::entry_options(expiry);
+                let value = value.unwrap_or_default();
+                let outcome = commands::set(&*cache, key, value, &options).await?;
+                if !cache.capabilities().shared {
+                    say(
+                        "cachectl: note: memory:// lives only for this run; the entry is gone \
+                         when cachectl exits (use a redis:// or sqlserver:// URL to keep it)",
+                    );
+                }
+                outcome
+            }
+            Command::Refresh { key } => commands::refresh(&*cache, key).await?,
+            Command::Remove { key } => commands::remove(&*cache, key).await?,
+            Command::Inspect { key, json } => {
+                commands::inspect(&*cache, key, *json, &mut out).await?
+            }
+            Command::Bench(_) => Outcome::Ok,
+        };
+        Ok::<_, Failure>(outcome)
+    };
+    match tokio::time::timeout(cli.timeout, single).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::cache(format!(
+            "timed out after {} talking to {}",
+            humantime::format_duration(cli.timeout),
+            backend::redact(&cli.url)
+        ))),
+    }
+}
