@@ -1,0 +1,344 @@
+//! The HTTP service: routes, handlers, and the get-or-compute pattern.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use cache_abstractions::{DistributedCache, DistributedCacheExt, EntryOptions, ErrorKind};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::catalog::{Catalog, Product};
+
+/// Everything a request handler needs, shared by all requests.
+#[derive(Debug)]
+pub struct AppState {
+    /// The cache. Any backend: the handlers never know which.
+    pub cache: Arc<dyn DistributedCache>,
+    /// When cached products expire.
+    pub entry_options: EntryOptions,
+    /// The slow upstream the cache protects.
+    pub catalog: Catalog,
+    /// This server's name, reported in every response.
+    pub server: String,
+    /// Which backend `cache` is (`memory`, `redis`), for `/stats`.
+    pub backend: &'static str,
+    /// Counters for `/stats`.
+    pub counters: Counters,
+}
+
+/// How requests were served, for `/stats`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    cache_errors: AtomicU64,
+}
+
+/// Builds the entry options from the configured expiry. Both are optional;
+/// with both, an entry lives until nobody has read it for `sliding`, and
+/// never longer than `absolute` after it was cached.
+pub fn entry_options(absolute: Option<Duration>, sliding: Option<Duration>) -> EntryOptions {
+    let mut options = EntryOptions::new();
+    if let Some(after) = absolute {
+        options = options.expires_in(after);
+    }
+    if let Some(window) = sliding {
+        options = options.sliding(window);
+    }
+    options
+}
+
+/// The routes:
+///
+/// - `GET /products/{id}`: the product, through the cache.
+/// - `GET /stats`: this server's upstream call count and cache counters.
+/// - `GET /health`: `{"status":"ok"}` once the server is up.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/products/{id}", get(get_product))
+        .route("/stats", get(stats))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Where a response's product came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheOutcome {
+    /// Served from the cache; the upstream was not called.
+    Hit,
+    /// Not in the cache: fetched from the upstream, then cached.
+    Miss,
+    /// The cache failed; fetched from the upstream without it.
+    Unavailable,
+}
+
+impl CacheOutcome {
+    /// `hit`, `miss` or `unavailable`, as in the JSON responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+            CacheOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The body of `GET /products/{id}`.
+#[derive(Debug, Serialize)]
+struct ProductResponse<'a> {
+    /// The server that answered this request.
+    served_by: &'a str,
+    /// Whether the product came from the cache.
+    cache: CacheOutcome,
+    /// How long this request took.
+    elapsed_ms: u64,
+    /// The product, including which server computed it and when.
+    product: Product,
+}
+
+/// Get-or-compute: the pattern a distributed cache exists for. Copy this.
+///
+/// 1. Ask the cache. Whichever server cached the product, every server sees it.
+/// 2. On a miss, do the expensive lookup.
+/// 3. Put the result in the cache with expiry, so the next request, on any
+///    server, skips step 2.
+///
+/// The cache is an optimisation, not the source of truth: when it fails,
+/// this serves from the upstream and reports [`CacheOutcome::Unavailable`]
+/// instead of failing the request.
+pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, CacheOutcome) {
+    // Version the key: if `Product` ever changes shape, bump it and old
+    // entries are simply never read again.
+    let key = format!("product:v1:{id}");
+
+    // 1. The cache first. `get_json` also restarts the sliding window.
+    let mut cache_ok = true;
+    match state.cache.get_json::<Product>(&key).await {
+        Ok(Some(product)) => return (Some(product), CacheOutcome::Hit),
+        Ok(None) => {} // a miss: compute it below
+        // Something unreadable under our key (another version, another app):
+        // treat as a miss; the `set` below overwrites it.
+        Err(e) if e.kind() == ErrorKind::CorruptEntry => {
+            eprintln!("[{}] {key}: ignoring unreadable entry: {e}", state.server);
+        }
+        // Cache down or slow: serve without it rather than fail the request.
+        Err(e) => {
+            eprintln!(
+                "[{}] cache get failed, using the upstream: {e}",
+                state.server
+            );
+            cache_ok = false;
+        }
+    }
+
+    // 2. The expensive lookup.
+    let product = state.catalog.fetch(id, &state.server).await;
+
+    // 3. Cache what we found. (Unknown ids are not cached here; a real
+    //    service might cache "not found" too, with a short expiry.)
+    if let (Some(p), true) = (&product, cache_ok) {
+        if let Err(e) = state.cache.set_json(&key, p, &state.entry_options).await {
+            eprintln!("[{}] cache set failed: {e}", state.server);
+            cache_ok = false;
+        }
+    }
+    let outcome = if cache_ok {
+        CacheOutcome::Miss
+    } else {
+        CacheOutcome::Unavailable
+    };
+    (product, outcome)
+}
+
+/// `GET /products/{id}`.
+async fn get_product(
+    State(state): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let started = Instant::now();
+    // Bad input is a 400 with a JSON body, never a panic.
+    let id = match id {
+        Ok(Path(raw)) => match raw.parse::<u64>() {
+            Ok(id) => id,
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("product id must be a positive integer, not '{raw}'"),
+                )
+            }
+        },
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+
+    let (product, outcome) = cached_product(&state, id).await;
+    let counter = match outcome {
+        CacheOutcome::Hit => &state.counters.hits,
+        CacheOutcome::Miss => &state.counters.misses,
+        CacheOutcome::Unavailable => &state.counters.cache_errors,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    eprintln!(
+        "[{}] GET /products/{id} -> {} in {elapsed_ms} ms{}",
+        state.server,
+        outcome.as_str(),
+        if product.is_none() {
+            " (not found)"
+        } else {
+            ""
+        },
+    );
+
+    match product {
+        Some(product) => Json(ProductResponse {
+            served_by: &state.server,
+            cache: outcome,
+            elapsed_ms,
+            product,
+        })
+        .into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no product {id}")),
+    }
+}
+
+/// The body of `GET /stats`.
+#[derive(Debug, Serialize)]
+struct Stats<'a> {
+    served_by: &'a str,
+    backend: &'a str,
+    /// How often this server really called the upstream.
+    upstream_calls: u64,
+    hits: u64,
+    misses: u64,
+    cache_errors: u64,
+}
+
+/// `GET /stats`.
+async fn stats(State(state): State<Arc<AppState>>) -> Response {
+    let c = &state.counters;
+    Json(Stats {
+        served_by: &state.server,
+        backend: state.backend,
+        upstream_calls: state.catalog.calls(),
+        hits: c.hits.load(Ordering::Relaxed),
+        misses: c.misses.load(Ordering::Relaxed),
+        cache_errors: c.cache_errors.load(Ordering::Relaxed),
+    })
+    .into_response()
+}
+
+/// `GET /health`.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Any other path.
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such route; try GET /products/{id}, /stats or /health".to_string(),
+    )
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cache_abstractions::{async_trait, Bytes, Capabilities, Error, Result};
+    use cache_memory::MemoryCache;
+
+    fn state(cache: Arc<dyn DistributedCache>) -> AppState {
+        AppState {
+            cache,
+            entry_options: entry_options(Some(Duration::from_secs(60)), None),
+            catalog: Catalog::new(Duration::ZERO),
+            server: "t".into(),
+            backend: "test",
+            counters: Counters::default(),
+        }
+    }
+
+    /// A cache whose server is down.
+    #[derive(Debug)]
+    struct Down;
+
+    #[async_trait]
+    impl DistributedCache for Down {
+        async fn get(&self, _: &str) -> Result<Option<Bytes>> {
+            Err(Error::new(ErrorKind::Connection, "connection refused"))
+        }
+        async fn set(&self, _: &str, _: Bytes, _: &EntryOptions) -> Result<()> {
+            Err(Error::new(ErrorKind::Connection, "connection refused"))
+        }
+        async fn refresh(&self, _: &str) -> Result<()> {
+            Err(Error::new(ErrorKind::Connection, "connection refused"))
+        }
+        async fn remove(&self, _: &str) -> Result<()> {
+            Err(Error::new(ErrorKind::Connection, "connection refused"))
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn miss_then_hit() {
+        let s = state(Arc::new(MemoryCache::new()));
+        let (first, o1) = cached_product(&s, 5).await;
+        let (second, o2) = cached_product(&s, 5).await;
+        assert_eq!((o1, o2), (CacheOutcome::Miss, CacheOutcome::Hit));
+        assert_eq!(first, second);
+        assert_eq!(s.catalog.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_not_cached() {
+        let s = state(Arc::new(MemoryCache::new()));
+        assert_eq!(cached_product(&s, 0).await.0, None);
+        assert_eq!(cached_product(&s, 0).await.0, None);
+        assert_eq!(s.catalog.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn cache_down_falls_back_to_the_upstream() {
+        let s = state(Arc::new(Down));
+        let (product, outcome) = cached_product(&s, 5).await;
+        assert_eq!(outcome, CacheOutcome::Unavailable);
+        assert_eq!(product.map(|p| p.id), Some(5));
+    }
+
+    #[tokio::test]
+    async fn unreadable_entry_is_a_miss_and_gets_replaced() {
+        let cache = Arc::new(MemoryCache::new());
+        cache
+            .set_string("product:v1:5", "not json", &EntryOptions::new())
+            .await
+            .unwrap();
+        let s = state(cache);
+        assert_eq!(cached_product(&s, 5).await.1, CacheOutcome::Miss);
+        assert_eq!(cached_product(&s, 5).await.1, CacheOutcome::Hit);
+    }
+
+    #[test]
+    fn expiry_settings_map_to_entry_options() {
+        let o = entry_options(Some(Duration::from_secs(3)), Some(Duration::from_secs(1)));
+        assert_eq!(
+            o.absolute_expiration_relative_to_now(),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(o.sliding_expiration(), Some(Duration::from_secs(1)));
+        assert!(entry_options(None, None).is_empty());
+    }
+}
