@@ -77,6 +77,8 @@ pub struct SqlServerCache {
 
 struct Inner {
     pool: bb8::Pool<Manager>,
+    /// Failed connects, to fail a waiting operation at once.
+    failures: pool::FailureSource,
     statements: Statements,
     table: TableName,
     server: String,
@@ -155,11 +157,15 @@ impl SqlServerCache {
     }
 
     async fn conn(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        self.inner
-            .pool
-            .get()
-            .await
-            .map_err(|e| pool::map_pool_error(e, self.inner.connect_timeout))
+        // Subscribe before asking, so a connect bb8 starts for us is seen.
+        let mut failures = pool::ConnectFailures::subscribe(&self.inner.failures);
+        tokio::select! {
+            biased;
+            r = self.inner.pool.get() => {
+                r.map_err(|e| pool::map_pool_error(e, self.inner.connect_timeout))
+            }
+            e = failures.next() => Err(e),
+        }
     }
 
     /// Starts a background cleanup when one is due; never waits for it.
@@ -432,6 +438,7 @@ impl SqlServerCacheBuilder {
     pub async fn build(self) -> Result<SqlServerCache> {
         let settings = self.validate()?;
         let manager = Manager::new(settings.connection.to_tiberius(), settings.connect_timeout);
+        let failures = manager.failure_source();
         let pool = bb8::Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(0))
@@ -447,6 +454,7 @@ impl SqlServerCacheBuilder {
         Ok(SqlServerCache {
             inner: Arc::new(Inner {
                 pool,
+                failures,
                 statements: Statements::new(&settings.table),
                 server: settings.connection.redacted(),
                 table: settings.table,

@@ -3,11 +3,13 @@
 //! [`ErrorKind`]s.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cache_abstractions::{Error, ErrorKind, Result};
 use tiberius::{Client, ColumnData, ToSql};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use crate::statements::Statement;
@@ -37,7 +39,11 @@ pub(crate) mod codes {
 pub(crate) struct Manager {
     config: tiberius::Config,
     connect_timeout: Duration,
+    failures: FailureSource,
 }
+
+/// Where failed connection attempts are announced.
+pub(crate) type FailureSource = Arc<watch::Sender<Option<(ErrorKind, String)>>>;
 
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -53,7 +59,15 @@ impl Manager {
         Manager {
             config,
             connect_timeout,
+            failures: Arc::new(watch::Sender::new(None)),
         }
+    }
+
+    /// Tells of every failed connection attempt from now on. bb8 only
+    /// reports a failed connect as a timeout once its whole wait is over;
+    /// callers race this against the pool to fail at once instead.
+    pub(crate) fn failure_source(&self) -> FailureSource {
+        Arc::clone(&self.failures)
     }
 
     /// One connection outside any pool (the `sql-cache` tool, cleanup tests).
@@ -105,7 +119,14 @@ impl bb8::ManageConnection for Manager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Conn> {
-        self.open().await
+        let result = self.open().await;
+        if let Err(e) = &result {
+            let full = e.to_string();
+            let prefix = format!("{}: ", e.kind());
+            let text = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
+            self.failures.send_replace(Some((e.kind(), text)));
+        }
+        result
     }
 
     async fn is_valid(&self, conn: &mut Conn) -> Result<()> {
@@ -114,6 +135,29 @@ impl bb8::ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
         conn.broken
+    }
+}
+
+/// A subscription to failed connection attempts.
+#[derive(Debug)]
+pub(crate) struct ConnectFailures(watch::Receiver<Option<(ErrorKind, String)>>);
+
+impl ConnectFailures {
+    pub(crate) fn subscribe(source: &FailureSource) -> Self {
+        ConnectFailures(source.subscribe())
+    }
+
+    /// The next connection failure after the subscription was made.
+    pub(crate) async fn next(&mut self) -> Error {
+        loop {
+            if self.0.changed().await.is_err() {
+                // The pool is gone; the caller's pool future decides.
+                return std::future::pending().await;
+            }
+            if let Some((kind, text)) = self.0.borrow_and_update().clone() {
+                return Error::new(kind, text);
+            }
+        }
     }
 }
 
