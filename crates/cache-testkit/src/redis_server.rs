@@ -24,6 +24,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -128,6 +129,24 @@ impl RedisServer {
     /// A plain server with default settings (no persistence).
     pub fn start() -> RedisServer {
         RedisServer::builder().start()
+    }
+
+    /// A plain server shared by everything in this process that holds the
+    /// returned handle: the first call starts it, and it is killed when the
+    /// last handle drops (a later call starts a new one). Tests share one
+    /// server this way without a `static` that would outlive the process's
+    /// tests and leave `redis-server` running.
+    pub fn shared() -> Arc<RedisServer> {
+        static SHARED: Mutex<Weak<RedisServer>> = Mutex::new(Weak::new());
+        let mut slot = SHARED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(server) = slot.upgrade() {
+            return server;
+        }
+        let server = Arc::new(RedisServer::start());
+        *slot = Arc::downgrade(&server);
+        server
     }
 
     /// A builder for extra arguments or TLS.
@@ -272,6 +291,21 @@ impl RedisCluster {
         }
     }
 
+    /// A 3-master cluster shared like [`RedisServer::shared`]: alive while
+    /// any returned handle is.
+    pub fn shared() -> Arc<RedisCluster> {
+        static SHARED: Mutex<Weak<RedisCluster>> = Mutex::new(Weak::new());
+        let mut slot = SHARED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(cluster) = slot.upgrade() {
+            return cluster;
+        }
+        let cluster = Arc::new(RedisCluster::start(3));
+        *slot = Arc::downgrade(&cluster);
+        cluster
+    }
+
     /// As [`start`](Self::start), returning the error instead.
     pub fn try_start(masters: usize) -> io::Result<RedisCluster> {
         if masters < 3 {
@@ -318,6 +352,10 @@ impl RedisCluster {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
+        self.wait_ok()
+    }
+
+    fn wait_ok(&self) -> io::Result<()> {
         let deadline = Instant::now() + CLUSTER_TIMEOUT;
         for port in self.ports() {
             loop {
@@ -335,6 +373,26 @@ impl RedisCluster {
             }
         }
         Ok(())
+    }
+
+    /// Kills every node at once.
+    pub fn stop(&mut self) {
+        for node in &mut self.nodes {
+            node.stop();
+        }
+    }
+
+    /// Starts every node again on its ports; each reloads its cluster
+    /// configuration (kept in its directory) and the cluster re-forms with
+    /// the same slots and no data. Fails the test when it does not reach
+    /// `cluster_state:ok`.
+    pub fn restart(&mut self) {
+        for node in &mut self.nodes {
+            node.restart();
+        }
+        if let Err(e) = self.wait_ok() {
+            panic!("restarted cluster did not recover: {e}");
+        }
     }
 
     /// The nodes' ports.

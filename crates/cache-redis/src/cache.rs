@@ -1,0 +1,530 @@
+//! [`RedisCache`] and its four operations.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use cache_abstractions::{
+    Capabilities, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind, KeyLimit, Result,
+};
+use redis::cluster_async::ClusterConnection;
+use redis::{RedisError, RedisResult, Script, ServerErrorKind, Value};
+
+use crate::builder::{RedisCacheBuilder, REDIS_MAX_BULK};
+use crate::config::Target;
+use crate::conn::{Conn, Manager};
+use crate::errors;
+use crate::format::{self, StoredExpiry, ABSEXP, DATA, SLDEXP};
+use crate::scripts;
+
+/// A [`DistributedCache`] over Redis or Redis Cluster, sharing entries with
+/// ASP.NET Core's `RedisCache` (see the [crate docs](crate)).
+///
+/// Cheap to clone: clones share the connections. Create it inside the tokio
+/// runtime that will use it (its connections run on that runtime).
+#[derive(Clone)]
+pub struct RedisCache {
+    inner: Arc<Inner>,
+}
+
+pub(crate) enum Backend {
+    /// One server: a bb8 pool of multiplexed connections.
+    Pool {
+        pool: bb8::Pool<Manager>,
+        last_error: Arc<Mutex<Option<RedisError>>>,
+    },
+    /// A cluster: one connection that routes by slot and reconnects itself.
+    Cluster(ClusterConnection),
+}
+
+pub(crate) struct Inner {
+    backend: Backend,
+    target: Target,
+    instance_name: String,
+    capabilities: Capabilities,
+    pool_size: u32,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    /// Cleared for good when the server refuses scripting.
+    scripting: AtomicBool,
+    slide: Script,
+}
+
+impl Inner {
+    #[allow(clippy::too_many_arguments)] // one call site: the builder
+    pub(crate) fn new(
+        backend: Backend,
+        target: Target,
+        instance_name: String,
+        max_key_bytes: usize,
+        pool_size: u32,
+        connect_timeout: Duration,
+        command_timeout: Duration,
+        scripting: bool,
+    ) -> Inner {
+        let capabilities = Capabilities::new()
+            .with_max_key_length(KeyLimit::Utf8Bytes(max_key_bytes - instance_name.len()))
+            .with_max_value_size(Some(REDIS_MAX_BULK))
+            .with_expiry_granularity(Duration::from_millis(1))
+            .with_default_options(EntryOptions::new())
+            .with_shared(true);
+        Inner {
+            backend,
+            target,
+            instance_name,
+            capabilities,
+            pool_size,
+            connect_timeout,
+            command_timeout,
+            scripting: AtomicBool::new(scripting),
+            slide: scripts::slide(),
+        }
+    }
+}
+
+impl fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("RedisCache")
+            .field("target", &i.target)
+            .field("instance_name", &i.instance_name)
+            .field("pool_size", &i.pool_size)
+            .field("connect_timeout", &i.connect_timeout)
+            .field("command_timeout", &i.command_timeout)
+            .field("scripting", &i.scripting.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// An entry's fields as read: `absexp`, `sldexp`, and the value (get) or
+/// whether the `data` field exists (refresh, inspect).
+struct Raw {
+    absexp: Option<Vec<u8>>,
+    sldexp: Option<Vec<u8>>,
+    data: Option<Vec<u8>>,
+    has_data: bool,
+}
+
+impl Raw {
+    fn from_values(values: Vec<Value>) -> Result<Raw> {
+        let mut it = values.into_iter();
+        let absexp = bulk(it.next())?;
+        let sldexp = bulk(it.next())?;
+        let (data, has_data) = match it.next() {
+            Some(Value::Int(n)) => (None, n != 0),
+            other => {
+                let data = bulk(other)?;
+                let has = data.is_some();
+                (data, has)
+            }
+        };
+        Ok(Raw {
+            absexp,
+            sldexp,
+            data,
+            has_data,
+        })
+    }
+
+    /// `None`: no such key, or a hash without any of the three fields.
+    /// `Some`: a live, well-formed entry. Malformed fields: `CorruptEntry`.
+    /// An entry whose absolute expiration has passed is a miss, whatever
+    /// Redis's own TTL says.
+    fn validate(&self, now_ticks: i64) -> Result<Option<StoredExpiry>> {
+        if self.absexp.is_none() && self.sldexp.is_none() && !self.has_data {
+            return Ok(None);
+        }
+        let expiry = StoredExpiry::parse(self.absexp.as_deref(), self.sldexp.as_deref())?;
+        if !self.has_data {
+            return Err(Error::corrupt("the hash has no data field"));
+        }
+        if expiry.is_expired(now_ticks) {
+            return Ok(None);
+        }
+        Ok(Some(expiry))
+    }
+}
+
+fn bulk(v: Option<Value>) -> Result<Option<Vec<u8>>> {
+    match v {
+        Some(Value::BulkString(b)) => Ok(Some(b)),
+        Some(Value::SimpleString(s)) => Ok(Some(s.into_bytes())),
+        Some(Value::Nil) | None => Ok(None),
+        Some(other) => Err(Error::new(
+            ErrorKind::Backend,
+            format!("unexpected reply type from redis {other:?}"),
+        )),
+    }
+}
+
+fn array(v: Value) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(items) => Ok(items),
+        other => Err(Error::new(
+            ErrorKind::Backend,
+            format!("unexpected reply type from redis {other:?}"),
+        )),
+    }
+}
+
+fn now_ticks() -> i64 {
+    format::instant_to_ticks(SystemTime::now())
+}
+
+impl RedisCache {
+    /// Connects with default settings; see the [crate docs](crate#urls)
+    /// for the URL forms.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cache_abstractions::Result<()> {
+    /// let cache = cache_redis::RedisCache::connect("redis://127.0.0.1:6379/").await?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(url: &str) -> Result<RedisCache> {
+        RedisCache::builder().url(url).build().await
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> RedisCacheBuilder {
+        RedisCacheBuilder::default()
+    }
+
+    /// The instance name (key prefix) this cache uses.
+    pub fn instance_name(&self) -> &str {
+        &self.inner.instance_name
+    }
+
+    /// Whether sliding reads still use the server script (false once the
+    /// server refused scripting, or when disabled in the builder).
+    pub fn uses_scripting(&self) -> bool {
+        self.inner.scripting.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> RedisCache {
+        RedisCache { inner }
+    }
+
+    /// The Redis key: instance-name bytes, then key bytes (as .NET).
+    fn redis_key(&self, key: &str) -> Result<Vec<u8>> {
+        self.inner.capabilities.validate_key(key)?;
+        let prefix = self.inner.instance_name.as_bytes();
+        let mut k = Vec::with_capacity(prefix.len() + key.len());
+        k.extend_from_slice(prefix);
+        k.extend_from_slice(key.as_bytes());
+        Ok(k)
+    }
+
+    /// A connection for one operation.
+    async fn acquire(&self, op: &'static str) -> Result<Conn> {
+        let (pool, last_error) = match &self.inner.backend {
+            Backend::Cluster(c) => return Ok(Conn::Cluster(c.clone())),
+            Backend::Pool { pool, last_error } => (pool, last_error),
+        };
+        // Skip connections an operation saw break: dropping their guard
+        // makes bb8 discard them and connect anew.
+        for _ in 0..=self.inner.pool_size {
+            let guard = pool.get().await.map_err(|e| match e {
+                bb8::RunError::User(e) => errors::from_redis(op, e),
+                bb8::RunError::TimedOut => self.pool_timeout(op, last_error),
+            })?;
+            if let Some(conn) = Conn::from_pooled(&guard) {
+                return Ok(conn);
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Connection,
+            format!("redis {op}: no healthy connection in the pool"),
+        ))
+    }
+
+    fn pool_timeout(&self, op: &'static str, last: &Mutex<Option<RedisError>>) -> Error {
+        let timeout = self.inner.connect_timeout;
+        let cause = last.lock().ok().and_then(|l| l.clone());
+        match cause {
+            Some(e) if !e.is_timeout() => Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "redis {op}: no connection within {timeout:?} ({})",
+                    e.category()
+                ),
+            )
+            .with_source(e),
+            _ => errors::timed_out(op, timeout),
+        }
+    }
+
+    /// Runs `f` on a connection within the command timeout. A pooled
+    /// connection that broke (say the server restarted since it was made)
+    /// is replaced and the operation tried once more: every operation here
+    /// is idempotent.
+    async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T>
+    where
+        F: Fn(Conn) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let mut retried = false;
+        loop {
+            let conn = self.acquire(op).await?;
+            let timeout = self.inner.command_timeout;
+            match tokio::time::timeout(timeout, f(conn.clone())).await {
+                Err(_) => return Err(errors::timed_out(op, timeout)),
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => {
+                    if errors::breaks_connection(&e) {
+                        conn.mark_broken();
+                        if !retried && matches!(conn, Conn::Single { .. }) {
+                            retried = true;
+                            continue;
+                        }
+                    }
+                    return Err(errors::from_redis(op, e));
+                }
+            }
+        }
+    }
+
+    /// Reads the fields and, for a live sliding entry, moves its TTL: one
+    /// round trip through the script, or two without scripting.
+    async fn read_and_slide(
+        &self,
+        op: &'static str,
+        key: &[u8],
+        with_data: bool,
+    ) -> Result<Option<(StoredExpiry, Option<Vec<u8>>)>> {
+        let now = now_ticks();
+        if self.uses_scripting() {
+            match self.slide_by_script(op, key, now, with_data).await {
+                Err(ScriptError::Disabled) => {
+                    // Permanent for this server: skip the failing attempt
+                    // from now on.
+                    self.inner.scripting.store(false, Ordering::Relaxed);
+                }
+                Err(ScriptError::Other(e)) => return Err(e),
+                Ok(raw) => {
+                    return Ok(raw.validate(now)?.map(|e| (e, raw.data)));
+                }
+            }
+        }
+        self.slide_by_commands(op, key, now, with_data).await
+    }
+
+    async fn slide_by_script(
+        &self,
+        op: &'static str,
+        key: &[u8],
+        now: i64,
+        with_data: bool,
+    ) -> std::result::Result<Raw, ScriptError> {
+        let now = now.to_string();
+        let flag = if with_data { "1" } else { "0" };
+        let sha = self.inner.slide.get_hash();
+        let reply = self
+            .run(op, |mut c| {
+                let now = &now;
+                async move {
+                    let mut evalsha = redis::cmd("EVALSHA");
+                    evalsha.arg(sha).arg(1).arg(key).arg(now).arg(flag);
+                    match evalsha.query_async::<Value>(&mut c).await {
+                        Err(e)
+                            if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) =>
+                        {
+                            // Not cached on this server (new, restarted, or
+                            // SCRIPT FLUSH): EVAL runs it and caches it, so
+                            // the next EVALSHA succeeds.
+                            let mut eval = redis::cmd("EVAL");
+                            eval.arg(scripts::slide_source())
+                                .arg(1)
+                                .arg(key)
+                                .arg(now)
+                                .arg(flag);
+                            eval.query_async::<Value>(&mut c).await
+                        }
+                        other => other,
+                    }
+                }
+            })
+            .await;
+        match reply {
+            Ok(v) => array(v)
+                .and_then(Raw::from_values)
+                .map_err(ScriptError::Other),
+            Err(e) if is_scripting_refusal(&e) => Err(ScriptError::Disabled),
+            Err(e) => Err(ScriptError::Other(e)),
+        }
+    }
+
+    /// .NET's way: read, then move the TTL in a second command.
+    async fn slide_by_commands(
+        &self,
+        op: &'static str,
+        key: &[u8],
+        now: i64,
+        with_data: bool,
+    ) -> Result<Option<(StoredExpiry, Option<Vec<u8>>)>> {
+        let mut pipe = redis::pipe();
+        if with_data {
+            pipe.cmd("HMGET").arg(key).arg(ABSEXP).arg(SLDEXP).arg(DATA);
+        } else {
+            pipe.cmd("HMGET").arg(key).arg(ABSEXP).arg(SLDEXP);
+            pipe.cmd("HEXISTS").arg(key).arg(DATA);
+        }
+        let replies: Vec<Value> = self
+            .run(op, |mut c| {
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut c).await }
+            })
+            .await?;
+        let mut values = Vec::with_capacity(3);
+        let mut replies = replies.into_iter();
+        if let Some(first) = replies.next() {
+            values.extend(array(first)?);
+        }
+        values.extend(replies);
+        let raw = Raw::from_values(values)?;
+        let Some(expiry) = raw.validate(now)? else {
+            return Ok(None);
+        };
+        if let Some(ms) = expiry.slide_millis(now).filter(|ms| *ms > 0) {
+            let mut pexpire = redis::cmd("PEXPIRE");
+            pexpire.arg(key).arg(ms);
+            self.run(op, |mut c| {
+                let pexpire = &pexpire;
+                async move { pexpire.query_async::<()>(&mut c).await }
+            })
+            .await?;
+        }
+        Ok(Some((expiry, raw.data)))
+    }
+}
+
+/// How a script attempt failed.
+enum ScriptError {
+    /// The server refuses scripting: use the commands instead.
+    Disabled,
+    /// Any other failure, already mapped.
+    Other(Error),
+}
+
+fn is_scripting_refusal(e: &Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<RedisError>())
+        .is_some_and(errors::is_scripting_disabled)
+}
+
+#[async_trait]
+impl DistributedCache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let key = self.redis_key(key)?;
+        match self.read_and_slide("get", &key, true).await? {
+            Some((_, Some(data))) => Ok(Some(Bytes::from(data))),
+            Some((_, None)) => Err(Error::corrupt("the hash has no data field")),
+            None => Ok(None),
+        }
+    }
+
+    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
+        let key = self.redis_key(key)?;
+        self.inner.capabilities.validate_value(value.len())?;
+        let now = SystemTime::now();
+        let expiry = options.resolve(now)?;
+        let (absexp, sldexp) = format::encode_expiry(&expiry);
+        let ttl = format::ttl_millis(
+            format::instant_to_ticks(now),
+            expiry.absolute.map(format::instant_to_ticks),
+            expiry.sliding.map(format::duration_to_ticks),
+        );
+        // One atomic round trip: DEL drops any old fields and TTL, so the
+        // new hash has exactly .NET's three fields and only the new expiry
+        // (no TTL at all when there is none, which is what PERSIST gives).
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("DEL").arg(&key).ignore();
+        pipe.cmd("HSET")
+            .arg(&key)
+            .arg(ABSEXP)
+            .arg(&absexp)
+            .arg(SLDEXP)
+            .arg(&sldexp)
+            .arg(DATA)
+            .arg(&value[..])
+            .ignore();
+        if let Some(ms) = ttl {
+            // Resolved options lie in the future; never send 0 (it deletes).
+            pipe.cmd("PEXPIRE").arg(&key).arg(ms.max(1)).ignore();
+        }
+        self.run("set", |mut c| {
+            let pipe = &pipe;
+            async move { pipe.query_async::<()>(&mut c).await }
+        })
+        .await
+    }
+
+    async fn refresh(&self, key: &str) -> Result<()> {
+        let key = self.redis_key(key)?;
+        self.read_and_slide("refresh", &key, false).await.map(drop)
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        let key = self.redis_key(key)?;
+        let mut del = redis::cmd("DEL");
+        del.arg(&key);
+        self.run("remove", |mut c| {
+            let del = &del;
+            async move { del.query_async::<()>(&mut c).await }
+        })
+        .await
+    }
+
+    async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
+        let key = self.redis_key(key)?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET").arg(&key).arg(ABSEXP).arg(SLDEXP);
+        pipe.cmd("HEXISTS").arg(&key).arg(DATA);
+        pipe.cmd("HSTRLEN").arg(&key).arg(DATA);
+        pipe.cmd("PTTL").arg(&key);
+        let now = SystemTime::now();
+        let replies: Vec<Value> = self
+            .run("inspect", |mut c| {
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut c).await }
+            })
+            .await?;
+        let [fields, exists, size, pttl]: [Value; 4] = replies
+            .try_into()
+            .map_err(|_| Error::new(ErrorKind::Backend, "unexpected reply count from redis"))?;
+        let mut values = array(fields)?;
+        values.push(exists);
+        let raw = Raw::from_values(values)?;
+        let Some(expiry) = raw.validate(format::instant_to_ticks(now))? else {
+            return Ok(None);
+        };
+        let size = match size {
+            Value::Int(n) => usize::try_from(n).unwrap_or(0),
+            _ => 0,
+        };
+        let expires_at = match pttl {
+            Value::Int(ms) if ms >= 0 => {
+                Some(now + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+            }
+            // -2: the key vanished between the reads.
+            Value::Int(-2) => return Ok(None),
+            _ => None,
+        };
+        Ok(Some(EntryInfo::new(
+            size,
+            expiry.absolute(),
+            expiry.sliding(),
+            expires_at,
+        )))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities.clone()
+    }
+}
