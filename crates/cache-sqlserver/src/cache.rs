@@ -328,6 +328,7 @@ fn one_row<T>(rows: Vec<T>) -> Result<Option<T>> {
 #[must_use]
 pub struct SqlServerCacheBuilder {
     connection_string: Option<String>,
+    connection: Option<ConnectionString>,
     schema: Option<String>,
     table: Option<String>,
     default_sliding_expiration: Option<Duration>,
@@ -367,6 +368,15 @@ impl SqlServerCacheBuilder {
     /// The ADO.NET connection string (or a `sqlserver://` URL). Required.
     pub fn connection_string(mut self, s: &str) -> Self {
         self.connection_string = Some(s.to_owned());
+        self.connection = None;
+        self
+    }
+
+    /// An already parsed connection string (replaces
+    /// [`connection_string`](Self::connection_string)).
+    pub fn connection(mut self, cs: ConnectionString) -> Self {
+        self.connection = Some(cs);
+        self.connection_string = None;
         self
     }
 
@@ -437,7 +447,10 @@ impl SqlServerCacheBuilder {
     /// Errors are [`ErrorKind::Config`] naming the option.
     pub async fn build(self) -> Result<SqlServerCache> {
         let settings = self.validate()?;
-        let manager = Manager::new(settings.connection.to_tiberius(), settings.connect_timeout);
+        let manager = Manager::new(
+            settings.connection.tiberius_config(),
+            settings.connect_timeout,
+        );
         let failures = manager.failure_source();
         let pool = bb8::Pool::builder()
             .max_size(settings.pool_size)
@@ -476,10 +489,11 @@ impl SqlServerCacheBuilder {
     }
 
     fn validate(self) -> Result<Settings> {
-        let raw = self
-            .connection_string
-            .ok_or_else(|| Error::config("connection_string is required"))?;
-        let connection = ConnectionString::parse(&raw)?;
+        let connection = match (self.connection, self.connection_string) {
+            (Some(cs), _) => cs,
+            (None, Some(raw)) => ConnectionString::parse(&raw)?,
+            (None, None) => return Err(Error::config("connection_string is required")),
+        };
         let table = TableName::new(
             self.schema.as_deref().unwrap_or("dbo"),
             self.table

@@ -74,6 +74,18 @@ impl ConnectionString {
         b.finish()
     }
 
+    /// The same settings for another address (a proxy, a replica); the
+    /// server certificate is still checked against the original host name.
+    #[must_use]
+    pub fn with_address(mut self, host: &str, port: u16) -> Self {
+        if self.host_name_in_certificate.is_none() {
+            self.host_name_in_certificate = Some(self.host.clone());
+        }
+        self.host = host.to_owned();
+        self.port = port;
+        self
+    }
+
     /// The server's host name or address.
     pub fn host(&self) -> &str {
         &self.host
@@ -137,8 +149,10 @@ impl ConnectionString {
         s
     }
 
-    /// A tiberius configuration for this connection string.
-    pub(crate) fn to_tiberius(&self) -> tiberius::Config {
+    /// The same settings as a tiberius configuration, for code that talks to
+    /// the server directly (benchmarks, tests, migrations). It holds the
+    /// password: don't log it.
+    pub fn tiberius_config(&self) -> tiberius::Config {
         let mut c = tiberius::Config::new();
         c.host(&self.host);
         c.port(self.port);
@@ -728,10 +742,18 @@ mod tests {
     }
 
     #[test]
+    fn with_address_keeps_the_certificate_name() {
+        let cs = parse("Server=tcp:db.example,1433;Password=p").with_address("127.0.0.1", 9);
+        assert_eq!((cs.host(), cs.port()), ("127.0.0.1", 9));
+        assert_eq!(cs.host_name_in_certificate.as_deref(), Some("db.example"));
+        assert!(cs.has_password());
+    }
+
+    #[test]
     fn tiberius_config_carries_the_settings() {
         let cs =
             parse("Server=tcp:h,1500;Database=d;User Id=u;Password=p;TrustServerCertificate=true");
-        let c = cs.to_tiberius();
+        let c = cs.tiberius_config();
         assert_eq!(c.get_addr(), "h:1500");
     }
 }

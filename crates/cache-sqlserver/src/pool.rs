@@ -332,7 +332,7 @@ mod tests {
             "Server=tcp:127.0.0.1,{port};User Id=u;Password=hunter2"
         ))
         .unwrap();
-        let m = Manager::new(cs.to_tiberius(), Duration::from_secs(5));
+        let m = Manager::new(cs.tiberius_config(), Duration::from_secs(5));
         let e = m.open().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
         assert!(!format!("{e} {e:?} {m:?}").contains("hunter2"));
@@ -350,7 +350,7 @@ mod tests {
             }
         });
         let cs = crate::ConnectionString::parse(&format!("Server=tcp:127.0.0.1,{port}")).unwrap();
-        let m = Manager::new(cs.to_tiberius(), Duration::from_millis(300));
+        let m = Manager::new(cs.tiberius_config(), Duration::from_millis(300));
         let started = std::time::Instant::now();
         let e = m.open().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");

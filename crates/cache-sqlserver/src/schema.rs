@@ -126,7 +126,7 @@ async fn table_exists_on(conn: &mut Conn, table: &TableName) -> Result<bool> {
 
 async fn open(connection_string: &str) -> Result<Conn> {
     let cs = ConnectionString::parse(connection_string)?;
-    let conn = Manager::new(cs.to_tiberius(), cs.connect_timeout())
+    let conn = Manager::new(cs.tiberius_config(), cs.connect_timeout())
         .open()
         .await;
     conn.map_err(|e| {

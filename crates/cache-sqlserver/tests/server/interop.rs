@@ -1,0 +1,351 @@
+//! Sharing a table with ASP.NET Core: rows written with .NET's exact
+//! statements read right here, and rows written here carry the values .NET
+//! writes and read right with .NET's statements.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cache_abstractions::{DistributedCache, EntryOptions, ManualClock};
+use cache_sqlserver::{SqlServerCache, TableName};
+use tiberius::ColumnData;
+
+use crate::common::{self, Raw, Tables};
+
+/// .NET's `SetCacheItem` (Microsoft.Extensions.Caching.SqlServer,
+/// SqlQueries.cs), with its named parameters bound from `@P1..@P5`.
+fn dotnet_set(t: &TableName) -> String {
+    format!(
+        "DECLARE @Id nvarchar(449) = @P1, @Value varbinary(max) = @P2, @UtcNow datetimeoffset = @P3, \
+         @SlidingExpirationInSeconds bigint = @P4, @AbsoluteExpiration datetimeoffset = @P5; \
+         DECLARE @ExpiresAtTime DATETIMEOFFSET; \
+         SET @ExpiresAtTime = (CASE WHEN (@SlidingExpirationInSeconds IS NUll) THEN @AbsoluteExpiration \
+         ELSE DATEADD(SECOND, Convert(bigint, @SlidingExpirationInSeconds), @UtcNow) END);\
+         UPDATE {0} SET Value = @Value, ExpiresAtTime = @ExpiresAtTime,\
+         SlidingExpirationInSeconds = @SlidingExpirationInSeconds, AbsoluteExpiration = @AbsoluteExpiration \
+         WHERE Id = @Id \
+         IF (@@ROWCOUNT = 0) \
+         BEGIN \
+         INSERT INTO {0} (Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration) \
+         VALUES (@Id, @Value, @ExpiresAtTime, @SlidingExpirationInSeconds, @AbsoluteExpiration); \
+         END ",
+        t.quoted()
+    )
+}
+
+/// .NET's `GetCacheItem`: the sliding update, then the select, one batch.
+fn dotnet_get(t: &TableName) -> String {
+    format!(
+        "DECLARE @Id nvarchar(449) = @P1, @UtcNow datetimeoffset = @P2; \
+         UPDATE {0} SET ExpiresAtTime = (CASE WHEN DATEDIFF(SECOND, @UtcNow, AbsoluteExpiration) <= SlidingExpirationInSeconds \
+         THEN AbsoluteExpiration ELSE DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) END) \
+         WHERE Id = @Id AND @UtcNow <= ExpiresAtTime AND SlidingExpirationInSeconds IS NOT NULL \
+         AND (AbsoluteExpiration IS NULL OR AbsoluteExpiration <> ExpiresAtTime) ;\
+         SELECT Value FROM {0} WHERE Id = @Id AND @UtcNow <= ExpiresAtTime;",
+        t.quoted()
+    )
+}
+
+async fn dotnet_write(
+    raw: &mut Raw,
+    t: &TableName,
+    key: &str,
+    value: &[u8],
+    now: SystemTime,
+    sliding: Option<i64>,
+    absolute: Option<SystemTime>,
+) {
+    let params = [
+        ColumnData::String(Some(key.to_owned().into())),
+        ColumnData::Binary(Some(value.to_vec().into())),
+        common::dto(now),
+        ColumnData::I64(sliding),
+        absolute.map_or(ColumnData::DateTimeOffset(None), common::dto),
+    ];
+    common::query(raw, &dotnet_set(t), &params).await;
+}
+
+async fn dotnet_read(raw: &mut Raw, t: &TableName, key: &str, now: SystemTime) -> Option<Vec<u8>> {
+    let params = [
+        ColumnData::String(Some(key.to_owned().into())),
+        common::dto(now),
+    ];
+    let rows = common::query(raw, &dotnet_get(t), &params).await;
+    rows.into_iter()
+        .next()
+        .map(|row| match row.into_iter().next() {
+            Some(ColumnData::Binary(Some(b))) => b.into_owned(),
+            other => panic!(".NET's get read {other:?}"),
+        })
+}
+
+/// The raw row: (ExpiresAtTime ticks, SlidingExpirationInSeconds, AbsoluteExpiration ticks, offset minutes).
+async fn raw_row(raw: &mut Raw, t: &TableName, key: &str) -> (u64, Option<i64>, Option<u64>, i16) {
+    let sql = format!(
+        "SELECT ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration, DATEPART(TZOFFSET, ExpiresAtTime) \
+         FROM {} WHERE Id = @P1",
+        t.quoted()
+    );
+    let rows = common::query(
+        raw,
+        &sql,
+        &[ColumnData::String(Some(key.to_owned().into()))],
+    )
+    .await;
+    let row = rows
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no row for {key:?}"));
+    let sliding = match &row[1] {
+        ColumnData::I64(n) => *n,
+        other => panic!("sliding is {other:?}"),
+    };
+    let offset = match &row[3] {
+        ColumnData::I32(Some(n)) => *n as i16,
+        other => panic!("offset is {other:?}"),
+    };
+    (
+        common::ticks_of(&row[0]).expect("ExpiresAtTime is set"),
+        sliding,
+        common::ticks_of(&row[2]),
+        offset,
+    )
+}
+
+fn whole_second_now() -> SystemTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+#[tokio::test]
+async fn rows_written_by_dotnet_read_right() {
+    let Some(cs) = common::connection_string("rows_written_by_dotnet_read_right") else {
+        return;
+    };
+    let tables = Tables::new(&cs);
+    let t = tables.create("dotnet_rows").await;
+    let mut raw = common::raw(&cs).await;
+    let now = whole_second_now();
+    let hour = Duration::from_secs(3600);
+    dotnet_write(
+        &mut raw,
+        &t,
+        "dotnet:sliding",
+        b"slides",
+        now,
+        Some(60),
+        None,
+    )
+    .await;
+    dotnet_write(
+        &mut raw,
+        &t,
+        "dotnet:absolute",
+        b"fixed",
+        now,
+        None,
+        Some(now + hour),
+    )
+    .await;
+    // .NET leaves ExpiresAtTime uncapped: now + 1 h, past the 30 s deadline.
+    dotnet_write(
+        &mut raw,
+        &t,
+        "dotnet:uncapped",
+        b"both",
+        now,
+        Some(3600),
+        Some(now + Duration::from_secs(30)),
+    )
+    .await;
+
+    let clock = ManualClock::new(now + Duration::from_secs(5));
+    let cache = SqlServerCache::builder()
+        .connection_string(&cs)
+        .schema(t.schema())
+        .table(t.table())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get("dotnet:sliding").await.unwrap().as_deref(),
+        Some(&b"slides"[..])
+    );
+    assert_eq!(
+        cache.get("dotnet:absolute").await.unwrap().as_deref(),
+        Some(&b"fixed"[..])
+    );
+    assert_eq!(
+        cache.get("dotnet:uncapped").await.unwrap().as_deref(),
+        Some(&b"both"[..])
+    );
+
+    let info = cache
+        .inspect("dotnet:sliding")
+        .await
+        .unwrap()
+        .expect("present");
+    assert_eq!(info.sliding_expiration, Some(Duration::from_secs(60)));
+    assert_eq!(info.absolute_expiration, None);
+    // Our get at now+5 s slid the window exactly as .NET's would.
+    assert_eq!(info.expires_at, Some(now + Duration::from_secs(65)));
+    assert_eq!(info.size, 6);
+    let info = cache
+        .inspect("dotnet:absolute")
+        .await
+        .unwrap()
+        .expect("present");
+    assert_eq!(info.absolute_expiration, Some(now + hour));
+    assert_eq!(info.sliding_expiration, None);
+
+    // Past the hard deadline the uncapped row is dead here, whatever its ExpiresAtTime says.
+    clock.set(now + Duration::from_secs(31));
+    assert_eq!(cache.get("dotnet:uncapped").await.unwrap(), None);
+    // The sliding row, idle past its window, is gone too.
+    clock.set(now + Duration::from_secs(5 + 61));
+    assert_eq!(cache.get("dotnet:sliding").await.unwrap(), None);
+    assert_eq!(
+        cache.get("dotnet:absolute").await.unwrap().as_deref(),
+        Some(&b"fixed"[..])
+    );
+}
+
+#[tokio::test]
+async fn rows_written_here_carry_dotnet_values() {
+    let Some(cs) = common::connection_string("rows_written_here_carry_dotnet_values") else {
+        return;
+    };
+    let tables = Tables::new(&cs);
+    let t = tables.create("our_rows").await;
+    let mut raw = common::raw(&cs).await;
+    let now = whole_second_now();
+    let clock = ManualClock::new(now);
+    let cache = SqlServerCache::builder()
+        .connection_string(&cs)
+        .schema(t.schema())
+        .table(t.table())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap();
+    let s = |n: u64| Duration::from_secs(n);
+    cache
+        .set(
+            "ours:sliding",
+            "a".into(),
+            &EntryOptions::new().sliding(s(90)),
+        )
+        .await
+        .unwrap();
+    cache
+        .set(
+            "ours:both",
+            "b".into(),
+            &EntryOptions::new().sliding(s(90)).expires_at(now + s(30)),
+        )
+        .await
+        .unwrap();
+    cache
+        .set(
+            "ours:absolute",
+            "c".into(),
+            &EntryOptions::new().expires_in(s(45)),
+        )
+        .await
+        .unwrap();
+    cache
+        .set("ours:default", "d".into(), &EntryOptions::new())
+        .await
+        .unwrap();
+    cache
+        .set(
+            "ours:sub-second",
+            "e".into(),
+            &EntryOptions::new().sliding(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap();
+
+    let tk = common::ticks;
+    assert_eq!(
+        raw_row(&mut raw, &t, "ours:sliding").await,
+        (tk(now + s(90)), Some(90), None, 0)
+    );
+    // Capped at the absolute expiration (.NET would write now + 90 s).
+    assert_eq!(
+        raw_row(&mut raw, &t, "ours:both").await,
+        (tk(now + s(30)), Some(90), Some(tk(now + s(30))), 0)
+    );
+    assert_eq!(
+        raw_row(&mut raw, &t, "ours:absolute").await,
+        (tk(now + s(45)), None, Some(tk(now + s(45))), 0)
+    );
+    assert_eq!(
+        raw_row(&mut raw, &t, "ours:default").await,
+        (tk(now + s(1200)), Some(1200), None, 0)
+    );
+    assert_eq!(
+        raw_row(&mut raw, &t, "ours:sub-second").await.1,
+        Some(1),
+        "rounded up, never to zero"
+    );
+
+    // .NET's own get reads them and slides the window the same way.
+    let later = now + s(10);
+    assert_eq!(
+        dotnet_read(&mut raw, &t, "ours:sliding", later)
+            .await
+            .as_deref(),
+        Some(&b"a"[..])
+    );
+    assert_eq!(
+        raw_row(&mut raw, &t, "ours:sliding").await.0,
+        tk(later + s(90))
+    );
+    assert_eq!(
+        dotnet_read(&mut raw, &t, "ours:both", later)
+            .await
+            .as_deref(),
+        Some(&b"b"[..])
+    );
+    assert_eq!(raw_row(&mut raw, &t, "ours:both").await.0, tk(now + s(30)));
+    assert_eq!(
+        dotnet_read(&mut raw, &t, "ours:absolute", later)
+            .await
+            .as_deref(),
+        Some(&b"c"[..])
+    );
+    assert_eq!(
+        dotnet_read(&mut raw, &t, "ours:both", now + s(31)).await,
+        None
+    );
+}
+
+#[tokio::test]
+async fn longest_key_is_stored_whole_and_values_are_raw_bytes() {
+    let Some(cs) =
+        common::connection_string("longest_key_is_stored_whole_and_values_are_raw_bytes")
+    else {
+        return;
+    };
+    let tables = Tables::new(&cs);
+    let t = tables.create("long_keys").await;
+    let cache = common::cache_over(&cs, &t).await;
+    let key = "é".repeat(449);
+    cache
+        .set(&key, "v".into(), &EntryOptions::new())
+        .await
+        .unwrap();
+    let mut raw = common::raw(&cs).await;
+    let sql = format!("SELECT DATALENGTH(Id), Value FROM {}", t.quoted());
+    let rows = common::query(&mut raw, &sql, &[]).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], ColumnData::I64(Some(898)));
+    assert_eq!(rows[0][1], ColumnData::Binary(Some(b"v".to_vec().into())));
+    // .NET reads our UTF-8 string values with GetString: plain bytes, no framing.
+    let value = dotnet_read(&mut raw, &t, &key, SystemTime::now()).await;
+    assert_eq!(value.as_deref(), Some(&b"v"[..]));
+}
