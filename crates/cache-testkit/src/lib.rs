@@ -91,6 +91,7 @@ define_kit!($;
     basic::rule_05_key_length_limit,
     basic::rule_06_invalid_options_rejected,
     expiry::rule_07_absolute_expiration,
+    expiry::rule_07_reads_never_extend_absolute,
     expiry::rule_08_sliding_expires_when_idle,
     expiry::rule_08_get_restarts_window,
     expiry::rule_08_refresh_restarts_window,

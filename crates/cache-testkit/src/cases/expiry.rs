@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use cache_abstractions::{DistributedCache, EntryOptions};
+use cache_abstractions::{round_up, DistributedCache, EntryInfo, EntryOptions, ErrorKind};
 
 use crate::harness::Harness;
 use crate::runner::Outcome;
@@ -129,6 +129,58 @@ pub async fn rule_07_absolute_expiration(h: &dyn Harness) -> Outcome {
     Outcome::Passed
 }
 
+/// Rule 7: reads and refreshes never extend an absolute expiration, as an
+/// instant or relative to now (a relative expiry is not a sliding window).
+///
+/// 3 s entries read (or refreshed) 1 s and 2 s after set must be gone 4 s
+/// after set; a backend that restarted them on each access would still hold
+/// them until 5 s. Whole seconds, 1 s margins.
+pub async fn rule_07_reads_never_extend_absolute(h: &dyn Harness) -> Outcome {
+    let cache = fresh(h).await;
+    let now = SystemTime::now();
+    let entries = [
+        (
+            "relative 3 s, read",
+            key("relative read"),
+            expires_in(3.0),
+            true,
+        ),
+        (
+            "relative 3 s, refreshed",
+            key("relative refreshed"),
+            expires_in(3.0),
+            false,
+        ),
+        (
+            "instant now+3 s, read",
+            key("instant read"),
+            EntryOptions::new().expires_at(now + secs(3.0)),
+            true,
+        ),
+    ];
+    for (name, k, options, _) in &entries {
+        ok(cache.set(k, "v".into(), options).await, name);
+    }
+    for t in 1..=2 {
+        sleep(1.0).await;
+        for (name, k, _, read) in &entries {
+            if *read {
+                present(cache.get(k).await, "v", &format!("{name} {t} s after set"));
+            } else {
+                ok(cache.refresh(k).await, &format!("refresh of {name}"));
+            }
+        }
+    }
+    sleep(2.0).await;
+    for (name, k, _, _) in &entries {
+        absent(
+            cache.get(k).await,
+            &format!("{name} 1 s and 2 s after set, 4 s after set (accesses extended it?)"),
+        );
+    }
+    Outcome::Passed
+}
+
 /// Rule 8: an idle sliding entry expires.
 pub async fn rule_08_sliding_expires_when_idle(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
@@ -146,12 +198,15 @@ pub async fn rule_08_sliding_expires_when_idle(h: &dyn Harness) -> Outcome {
 /// Two 2 s sliding entries side by side: `kept` is read every second and
 /// must be there 3 s after set (1 s past its first window); `left` is read
 /// once at 1 s and must be gone 4 s after set (1 s past the window that
-/// read restarted). Whole seconds, 1 s margins, 4 s in all.
+/// read restarted). A third, only inspected at 1 s and 2 s, must be gone at
+/// 3 s: `inspect` never slides. Whole seconds, 1 s margins, 4 s in all.
 pub async fn rule_08_get_restarts_window(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
     let (kept, left) = (key("read every second"), key("read once"));
+    let inspected = key("inspected");
     set(&cache, &kept, "v", &sliding(2.0)).await;
     set(&cache, &left, "v", &sliding(2.0)).await;
+    set(&cache, &inspected, "v", &sliding(2.0)).await;
     for i in 1..=3 {
         sleep(1.0).await;
         present(
@@ -164,6 +219,19 @@ pub async fn rule_08_get_restarts_window(h: &dyn Harness) -> Outcome {
                 cache.get(&left).await,
                 "v",
                 "2 s sliding entry, 1 s after set",
+            );
+        }
+        if i < 3 {
+            match cache.inspect(&inspected).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                Err(e) => panic!("inspect of a 2 s sliding entry {i} s after set: {e}"),
+            }
+        } else {
+            absent(
+                cache.get(&inspected).await,
+                "2 s sliding entry only inspected, 1 s and 2 s after set, 3 s after set \
+                 (inspect restarted the window?)",
             );
         }
     }
@@ -233,6 +301,14 @@ pub async fn rule_09_no_options_uses_default(h: &dyn Harness) -> Outcome {
     let default = cache.capabilities().default_options;
     let k = key("default");
     set(&cache, &k, "v", &EntryOptions::new()).await;
+    // Where the backend can describe the entry, it must carry the default:
+    // a 20-minute default can't be waited for, but it can be seen.
+    match cache.inspect(&k).await {
+        Ok(Some(info)) => check_default(&info, &default, cache.capabilities().expiry_granularity),
+        Ok(None) => panic!("inspect of an entry just set without options: no entry"),
+        Err(e) if e.kind() == ErrorKind::Unsupported => {}
+        Err(e) => panic!("inspect of an entry just set without options: {e}"),
+    }
     let quickest = [
         default.sliding_expiration(),
         default.absolute_expiration_relative_to_now(),
@@ -266,6 +342,38 @@ pub async fn rule_09_no_options_uses_default(h: &dyn Harness) -> Outcome {
         }
     }
     Outcome::Passed
+}
+
+/// Asserts that `info` describes an entry stored with the `default` options.
+#[track_caller]
+fn check_default(info: &EntryInfo, default: &EntryOptions, granularity: std::time::Duration) {
+    let want_sliding = default
+        .sliding_expiration()
+        .map(|s| round_up(s, granularity));
+    let got_sliding = info.sliding_expiration.map(|s| round_up(s, granularity));
+    assert_eq!(
+        got_sliding,
+        want_sliding,
+        "entry set without options: its sliding window is {:?}, the declared default is {:?} \
+         (default options not applied?)",
+        info.sliding_expiration,
+        default.sliding_expiration()
+    );
+    let want_absolute = default.absolute_expiration().is_some()
+        || default.absolute_expiration_relative_to_now().is_some();
+    assert_eq!(
+        info.absolute_expiration.is_some(),
+        want_absolute,
+        "entry set without options: absolute expiration {:?}, the declared default is {default:?} \
+         (default options not applied?)",
+        info.absolute_expiration
+    );
+    if default.is_empty() {
+        assert_eq!(
+            info.expires_at, None,
+            "entry set without options, default no expiry: inspect says it expires"
+        );
+    }
 }
 
 /// Rule 11: an expired entry is never returned, and neither a refresh nor a

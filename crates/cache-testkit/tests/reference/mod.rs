@@ -77,6 +77,9 @@ pub enum Fault {
     IgnoresAbsoluteExpiry,
     /// With an instant and a relative duration, the later one wins.
     LaterAbsoluteWins,
+    /// A relative absolute expiration is treated as a sliding window: every
+    /// read or refresh restarts it.
+    RelativeExpiryActsAsSliding,
     // Rule 8: sliding expiration.
     /// Ignores sliding expiration.
     IgnoresSlidingExpiry,
@@ -84,6 +87,10 @@ pub enum Fault {
     GetDoesNotSlide,
     /// A refresh does not restart the sliding window.
     RefreshDoesNotSlide,
+    /// A get drops the entry's expiry: once read, it never expires.
+    GetMakesImmortal,
+    /// `inspect` restarts the sliding window, like a get.
+    InspectSlides,
     /// The sliding window is never capped by the absolute expiration.
     SlidingNotCapped,
     /// The window is uncapped when written by set, capped only when a read
@@ -92,6 +99,9 @@ pub enum Fault {
     // Rule 9: default options.
     /// Empty options get a hidden 1 s expiry although none is declared.
     HiddenDefaultExpiry,
+    /// Declares a 20-minute sliding default (as SQL Server does) but stores
+    /// entries set without options with no expiry at all.
+    IgnoresDeclaredDefault,
     // Rule 10: atomic set.
     /// Stores the value, then sets its expiry after an await point.
     NonAtomicSet,
@@ -106,6 +116,9 @@ pub enum Fault {
     /// get can see a torn value (a drop guard finishes the write, so a
     /// cancelled set is still whole).
     TearsUnderConcurrency,
+    /// Pairs a get with another get's answer when they overlap (a
+    /// pipelining bug: responses matched to the wrong requests).
+    MixesUpResponses,
     // Rule 13: isolation.
     /// Every namespace shares one store.
     SharedNamespaces,
@@ -194,14 +207,20 @@ pub struct Store {
     map: Mutex<HashMap<String, Slot>>,
     staged: tokio::sync::Mutex<()>,
     wedged: AtomicBool,
+    /// The last answer, for [`Fault::MixesUpResponses`].
+    last_answer: Mutex<Option<Bytes>>,
 }
 
 impl Store {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
-        // A panic while holding the lock (a broken backend's) must not
-        // poison the store for other cases.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.map)
     }
+}
+
+/// Locks `m`; a panic while holding it (a broken backend's) must not poison
+/// the store for other cases.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The "network" of an outage fixture: whether the server is down, and
@@ -219,6 +238,7 @@ pub struct RefCache {
     store: Arc<Store>,
     fault: Option<Fault>,
     link: Option<Arc<Link>>,
+    caps: Capabilities,
 }
 
 const ONE_MIB: usize = 1 << 20;
@@ -258,14 +278,7 @@ impl RefCache {
     }
 
     fn caps(&self) -> Capabilities {
-        let limit = match self.fault {
-            Some(Fault::TruncatesKeysAtDeclaredLimit | Fault::CountsKeyCharsNotBytes) => {
-                KeyLimit::Utf8Bytes(DECLARED_LIMIT)
-            }
-            Some(Fault::MeasuresKeysInWrongUnit) => KeyLimit::Utf16Units(DECLARED_LIMIT),
-            _ => KeyLimit::Unlimited,
-        };
-        Capabilities::new().with_max_key_length(limit)
+        self.caps.clone()
     }
 
     /// Key validation (rule 5), or a fault's version of it, and the key as
@@ -306,7 +319,7 @@ impl RefCache {
 
     /// Option validation (rule 6) and resolution (rule 7), or a fault's version.
     fn expiry(&self, options: &EntryOptions, now: SystemTime) -> Result<Expiry> {
-        let options = if options.is_empty() {
+        let options = if options.is_empty() && !self.has(Fault::IgnoresDeclaredDefault) {
             self.caps().default_options
         } else {
             options.clone()
@@ -346,6 +359,12 @@ impl RefCache {
                 .sliding
                 .map(|s| round_up(s, Duration::from_millis(1)))
         };
+        if self.has(Fault::RelativeExpiryActsAsSliding) {
+            if let Some(d) = options.absolute_expiration_relative_to_now() {
+                absolute = options.absolute_expiration();
+                sliding = Some(sliding.map_or(d, |s| s.min(d)));
+            }
+        }
         if self.has(Fault::TruncatesSubSecond) {
             // Time to live in whole seconds, rounded down: 300 ms is 0 s,
             // and a zero time to live is dead at once (`EXPIRE 0`).
@@ -456,7 +475,10 @@ impl RefCache {
             map.remove(key);
             return Ok(None);
         }
-        if !self.has(Fault::GetDoesNotSlide) {
+        if self.has(Fault::GetMakesImmortal) {
+            entry.expiry = Expiry::NEVER;
+            entry.deadline = None;
+        } else if !self.has(Fault::GetDoesNotSlide) {
             entry.deadline = self.deadline(&entry.expiry, now);
         }
         Ok(Some(entry.value.clone()))
@@ -512,6 +534,12 @@ impl DistributedCache for RefCache {
         match self.read(&key, SystemTime::now())? {
             None if self.has(Fault::MissIsError) => {
                 Err(Error::new(ErrorKind::Backend, "key not found"))
+            }
+            Some(value) if self.has(Fault::MixesUpResponses) => {
+                *lock(&self.store.last_answer) = Some(value.clone());
+                tokio::task::yield_now().await;
+                let answer = lock(&self.store.last_answer).clone();
+                Ok(Some(answer.unwrap_or(value)))
             }
             found => Ok(found),
         }
@@ -686,8 +714,8 @@ impl DistributedCache for RefCache {
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         let key = self.begin(key).await?;
         let now = SystemTime::now();
-        let map = self.store.lock();
-        match map.get(&key) {
+        let mut map = self.store.lock();
+        match map.get_mut(&key) {
             None => Ok(None),
             Some(Slot::Foreign(_)) => Err(Error::corrupt(
                 "the data under this key is not a cache entry",
@@ -696,6 +724,9 @@ impl DistributedCache for RefCache {
                 e.check(self.writes_uncapped())?;
                 if e.expired(now) {
                     return Ok(None);
+                }
+                if self.has(Fault::InspectSlides) {
+                    e.deadline = self.deadline(&e.expiry, now);
                 }
                 Ok(Some(EntryInfo::new(
                     e.value.len(),
@@ -724,6 +755,7 @@ const FOREIGN: [&str; 3] = [
 #[derive(Debug, Default)]
 pub struct RefHarness {
     fault: Option<Fault>,
+    caps: Capabilities,
     stores: Mutex<HashMap<String, Arc<Store>>>,
 }
 
@@ -733,10 +765,33 @@ impl RefHarness {
         RefHarness::default()
     }
 
+    /// The correct reference backend declaring `caps` (a key limit, a
+    /// default expiry) and honouring them.
+    pub fn correct_with(caps: Capabilities) -> Self {
+        RefHarness {
+            caps,
+            ..RefHarness::default()
+        }
+    }
+
     /// The reference backend with one deliberate bug.
     pub fn broken(fault: Fault) -> Self {
+        let caps = Capabilities::new();
+        let caps = match fault {
+            Fault::TruncatesKeysAtDeclaredLimit | Fault::CountsKeyCharsNotBytes => {
+                caps.with_max_key_length(KeyLimit::Utf8Bytes(DECLARED_LIMIT))
+            }
+            Fault::MeasuresKeysInWrongUnit => {
+                caps.with_max_key_length(KeyLimit::Utf16Units(DECLARED_LIMIT))
+            }
+            Fault::IgnoresDeclaredDefault => {
+                caps.with_default_options(EntryOptions::new().sliding(Duration::from_secs(20 * 60)))
+            }
+            _ => caps,
+        };
         RefHarness {
             fault: Some(fault),
+            caps,
             ..RefHarness::default()
         }
     }
@@ -747,7 +802,7 @@ impl RefHarness {
         } else {
             namespace
         };
-        let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stores = lock(&self.stores);
         Arc::clone(stores.entry(ns.to_owned()).or_default())
     }
 
@@ -756,6 +811,7 @@ impl RefHarness {
             store: self.store(namespace),
             fault: self.fault,
             link,
+            caps: self.caps.clone(),
         }
     }
 }
@@ -802,6 +858,7 @@ impl Harness for RefHarness {
             store: Arc::new(Store::default()),
             fault: self.fault,
             link: Some(Arc::clone(&link)),
+            caps: self.caps.clone(),
         };
         Some(Box::new(RefOutage {
             cache: Arc::new(cache),
