@@ -5,29 +5,51 @@ use std::sync::Arc;
 
 use cache_abstractions::DistributedCache;
 
-/// Opens the cache `url` names. `instance_name` prefixes every key in a
-/// shared backend, so several apps can share one server without collisions.
+use crate::config::Config;
+
+/// The URL schemes the Redis backend takes.
+const REDIS_SCHEMES: [&str; 6] = [
+    "redis",
+    "rediss",
+    "redis+unix",
+    "unix",
+    "redis+cluster",
+    "rediss+cluster",
+];
+
+/// Opens the cache `config.cache_url` names; returns it with a short name
+/// for the backend (`memory`, `redis`, `sqlserver`).
 ///
-/// Returns the cache and a short name for the backend (`memory`, `redis`).
-pub async fn open(
-    url: &str,
-    instance_name: &str,
-) -> Result<(Arc<dyn DistributedCache>, &'static str), String> {
+/// - `memory://`: in-process; every server has its own cache (fine for one
+///   server, or tests; the point of the example is to see what it lacks).
+/// - `redis://...` and the other Redis schemes: `instance_name` prefixes
+///   every key, so several apps can share one Redis.
+/// - `sqlserver://...` or an ADO.NET connection string (`Server=...;...`):
+///   the table `sql_schema.sql_table`, made by `sql-cache create`.
+pub async fn open(config: &Config) -> Result<(Arc<dyn DistributedCache>, &'static str), String> {
+    let url = config.cache_url.trim();
     let scheme = url
         .split_once("://")
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
-    match scheme.as_str() {
-        // In-process: every server has its own cache (fine for one server, or tests).
-        "memory" => Ok((Arc::new(cache_memory::MemoryCache::new()), "memory")),
-        "redis" | "rediss" => open_redis(url, instance_name)
-            .await
-            .map(|cache| (cache, "redis")),
-        _ => Err(format!(
-            "CACHE_URL '{}' is not supported; use memory:// or redis://host:port",
-            redact(url)
-        )),
+    if scheme == "memory" {
+        return Ok((Arc::new(cache_memory::MemoryCache::new()), "memory"));
     }
+    if REDIS_SCHEMES.contains(&scheme.as_str()) {
+        return open_redis(url, &config.instance_name)
+            .await
+            .map(|cache| (cache, "redis"));
+    }
+    if scheme == "sqlserver" || (scheme.is_empty() && url.contains('=')) {
+        return open_sqlserver(url, &config.sql_schema, &config.sql_table)
+            .await
+            .map(|cache| (cache, "sqlserver"));
+    }
+    Err(format!(
+        "CACHE_URL '{}' is not supported; use memory://, redis://host:port, \
+         sqlserver://... or a SQL Server connection string",
+        redact(url)
+    ))
 }
 
 #[cfg(feature = "redis")]
@@ -44,31 +66,63 @@ async fn open_redis(url: &str, instance_name: &str) -> Result<Arc<dyn Distribute
 #[cfg(not(feature = "redis"))]
 async fn open_redis(url: &str, _: &str) -> Result<Arc<dyn DistributedCache>, String> {
     Err(format!(
-        "CACHE_URL '{}' needs the `redis` feature (on by default); rebuild without --no-default-features",
+        "CACHE_URL '{}' needs the `redis` feature (on by default); \
+         rebuild without --no-default-features",
         redact(url)
     ))
 }
 
-/// `url` with the password in `user:password@` replaced by `***`, for messages.
+#[cfg(feature = "sqlserver")]
+async fn open_sqlserver(
+    conn: &str,
+    schema: &str,
+    table: &str,
+) -> Result<Arc<dyn DistributedCache>, String> {
+    // The driver's errors never contain the password.
+    let cache = cache_sqlserver::SqlServerCache::connect(conn, schema, table)
+        .await
+        .map_err(|e| format!("cannot open SQL Server table {schema}.{table}: {e}"))?;
+    Ok(Arc::new(cache))
+}
+
+#[cfg(not(feature = "sqlserver"))]
+async fn open_sqlserver(_: &str, _: &str, _: &str) -> Result<Arc<dyn DistributedCache>, String> {
+    Err("a SQL Server CACHE_URL needs the `sqlserver` feature: \
+         cargo run -p cache-example-web --features sqlserver"
+        .to_string())
+}
+
+/// `url` with the password in `user:password@` replaced by `***`, for
+/// messages. Anything that is not a URL (a connection string) is not shown.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+        return "<connection string>".to_string();
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
+    // Query parameters may carry passwords too (`?pass=`, `;password=`).
+    let tail = match tail.find(['?', ';']) {
+        Some(i) => format!("{}?***", &tail[..i]),
+        None => tail.to_string(),
+    };
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
             let hidden = if userinfo.contains(':') { ":***" } else { "" };
             format!("{scheme}://{user}{hidden}@{host}{tail}")
         }
-        None => url.to_string(),
+        None => format!("{scheme}://{authority}{tail}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(url: &str) -> Config {
+        Config::from_args(["--cache-url".to_string(), url.to_string()], |_| None)
+            .expect("valid config")
+    }
 
     #[test]
     fn passwords_never_reach_messages() {
@@ -77,15 +131,23 @@ mod tests {
             "redis://user:***@host:6380/0"
         );
         assert_eq!(redact("rediss://:s3cret@host/"), "rediss://:***@host/");
+        assert_eq!(
+            redact("redis+unix:///tmp/r.sock?db=1&pass=s3cret"),
+            "redis+unix:///tmp/r.sock?***"
+        );
+        assert_eq!(
+            redact("Server=h;User Id=sa;Password=s3cret"),
+            "<connection string>"
+        );
         assert_eq!(redact("redis://host:6380"), "redis://host:6380");
         assert_eq!(redact("memory://"), "memory://");
     }
 
     #[tokio::test]
     async fn unknown_scheme_is_an_error() {
-        let err = open("ftp://user:pw@x", "p:").await.unwrap_err();
+        let err = open(&config("ftp://user:pw@x")).await.unwrap_err();
         assert!(err.contains("not supported"), "{err}");
         assert!(!err.contains("pw"), "{err}");
-        assert!(open("memory://", "p:").await.is_ok());
+        assert!(open(&config("memory://")).await.is_ok());
     }
 }

@@ -29,13 +29,25 @@ const CACHE_URL: Setting = Setting {
     flag: "--cache-url",
     env: "CACHE_URL",
     default: "memory://",
-    help: "memory://, redis://host:port[/db], rediss://...",
+    help: "memory://, redis://host:port[/db] (or rediss://, redis+cluster://, ...), sqlserver://... or Server=...;Database=...",
 };
 const INSTANCE_NAME: Setting = Setting {
     flag: "--instance-name",
     env: "CACHE_INSTANCE_NAME",
     default: "example-web:",
     help: "key prefix in a shared cache (.NET's InstanceName)",
+};
+const SQL_SCHEMA: Setting = Setting {
+    flag: "--sql-schema",
+    env: "CACHE_SQL_SCHEMA",
+    default: "dbo",
+    help: "SQL Server: the cache table's schema",
+};
+const SQL_TABLE: Setting = Setting {
+    flag: "--sql-table",
+    env: "CACHE_SQL_TABLE",
+    default: "Cache",
+    help: "SQL Server: the cache table (made by `sql-cache create`)",
 };
 const ABSOLUTE: Setting = Setting {
     flag: "--absolute-secs",
@@ -56,11 +68,13 @@ const UPSTREAM_DELAY: Setting = Setting {
     help: "how long the simulated upstream takes per lookup",
 };
 
-const SETTINGS: [&Setting; 7] = [
+const SETTINGS: [&Setting; 9] = [
     &LISTEN,
     &NAME,
     &CACHE_URL,
     &INSTANCE_NAME,
+    &SQL_SCHEMA,
+    &SQL_TABLE,
     &ABSOLUTE,
     &SLIDING,
     &UPSTREAM_DELAY,
@@ -75,8 +89,12 @@ pub struct Config {
     pub name: Option<String>,
     /// Which cache backend to use.
     pub cache_url: String,
-    /// The key prefix in a shared cache.
+    /// The key prefix in a shared cache (Redis).
     pub instance_name: String,
+    /// SQL Server: the cache table's schema.
+    pub sql_schema: String,
+    /// SQL Server: the cache table.
+    pub sql_table: String,
     /// Absolute expiry, relative to when the entry is cached.
     pub absolute: Option<Duration>,
     /// Sliding expiry.
@@ -179,6 +197,8 @@ impl Config {
             name,
             cache_url: get(&CACHE_URL),
             instance_name: get(&INSTANCE_NAME),
+            sql_schema: get(&SQL_SCHEMA),
+            sql_table: get(&SQL_TABLE),
             absolute: seconds(&ABSOLUTE, &get(&ABSOLUTE))?,
             sliding: seconds(&SLIDING, &get(&SLIDING))?,
             upstream_delay: millis(&UPSTREAM_DELAY, &get(&UPSTREAM_DELAY))?,

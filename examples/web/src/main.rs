@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> Result<(), String> {
     // Fail fast on a wrong CACHE_URL; once running, a cache outage only
     // makes requests slower (see `app::cached_product`).
-    let (cache, backend) = backend::open(&config.cache_url, &config.instance_name).await?;
+    let (cache, backend) = backend::open(&config).await?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

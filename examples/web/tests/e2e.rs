@@ -29,11 +29,13 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every variable the service reads, cleared so the caller's environment
 /// cannot change what is tested.
-const SERVICE_VARS: [&str; 7] = [
+const SERVICE_VARS: [&str; 9] = [
     "LISTEN",
     "SERVER_NAME",
     "CACHE_URL",
     "CACHE_INSTANCE_NAME",
+    "CACHE_SQL_SCHEMA",
+    "CACHE_SQL_TABLE",
     "CACHE_ABSOLUTE_SECS",
     "CACHE_SLIDING_SECS",
     "UPSTREAM_DELAY_MS",
