@@ -266,7 +266,7 @@ impl RedisCacheBuilder {
             .connection_timeout(self.connect_timeout)
             .build(manager)
             .await
-            .map_err(|e| errors::from_redis("connect", e))?;
+            .map_err(errors::from_connect)?;
         Ok(Backend::Pool { pool, last_error })
     }
 
@@ -295,7 +295,7 @@ impl RedisCacheBuilder {
         let conn = tokio::time::timeout(budget, client.get_async_connection())
             .await
             .map_err(|_| errors::timed_out("cluster connect", budget))?
-            .map_err(|e| errors::from_redis("cluster connect", e))?;
+            .map_err(errors::from_connect)?;
         Ok(Backend::Cluster(conn))
     }
 }

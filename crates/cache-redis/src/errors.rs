@@ -15,9 +15,11 @@ fn is_wrong_type(e: &RedisError) -> bool {
         || e.to_string().contains("WRONGTYPE")
 }
 
-/// Whether the connection this error came from should be replaced.
+/// Whether the connection this error came from should be replaced. A
+/// timeout does not count: the server may merely be slow, and a retry
+/// would double the wait.
 pub(crate) fn breaks_connection(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()
+    !e.is_timeout() && (e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
 }
 
 /// Whether the server refused scripting (`EVALSHA` renamed away, or an ACL
@@ -27,19 +29,21 @@ pub(crate) fn is_scripting_disabled(e: &RedisError) -> bool {
         return true;
     }
     let text = e.to_string().to_ascii_lowercase();
-    text.contains("unknown command") && (text.contains("evalsha") || text.contains("eval"))
+    text.contains("unknown command") && text.contains("eval")
 }
 
-/// The cache error for a failed `op` (e.g. `"get"`).
-pub(crate) fn from_redis(op: &'static str, e: RedisError) -> Error {
-    let kind = if is_wrong_type(&e) {
-        return Error::corrupt(format!(
-            "{op}: the key holds a Redis value that is not a cache entry (WRONGTYPE)"
-        ))
-        .with_source(e);
+fn classify(e: &RedisError) -> ErrorKind {
+    if is_wrong_type(e) {
+        ErrorKind::CorruptEntry
+    } else if matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig
+    ) {
+        // Wrong credentials or settings: retrying will not help.
+        ErrorKind::Config
     } else if e.is_timeout() {
         ErrorKind::Timeout
-    } else if breaks_connection(&e)
+    } else if breaks_connection(e)
         || e.is_connection_refusal()
         || matches!(
             e.kind(),
@@ -53,15 +57,31 @@ pub(crate) fn from_redis(op: &'static str, e: RedisError) -> Error {
         )
     {
         ErrorKind::Connection
-    } else if matches!(
-        e.kind(),
-        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig
-    ) {
-        ErrorKind::Config
     } else {
         ErrorKind::Backend
+    }
+}
+
+/// The cache error for a failed `op` (e.g. `"get"`).
+pub(crate) fn from_redis(op: &'static str, e: RedisError) -> Error {
+    match classify(&e) {
+        ErrorKind::CorruptEntry => Error::corrupt(format!(
+            "{op}: the key holds a Redis value that is not a cache entry (WRONGTYPE)"
+        ))
+        .with_source(e),
+        kind => Error::new(kind, format!("redis {op} failed ({})", e.category())).with_source(e),
+    }
+}
+
+/// The cache error for a failed connection attempt: anything that is not
+/// a configuration or timeout problem (refused, reset, a TLS handshake
+/// failure) is a `Connection` error.
+pub(crate) fn from_connect(e: RedisError) -> Error {
+    let kind = match classify(&e) {
+        ErrorKind::Backend | ErrorKind::CorruptEntry => ErrorKind::Connection,
+        kind => kind,
     };
-    Error::new(kind, format!("redis {op} failed ({})", e.category())).with_source(e)
+    Error::new(kind, format!("redis connect failed ({})", e.category())).with_source(e)
 }
 
 /// The cache error for an operation that ran out of its time budget.

@@ -66,6 +66,16 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Adds several `redis-server` command-line arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
     /// Serves TLS only (the plain port is disabled); clients need not
     /// present a certificate.
     pub fn tls(mut self, files: TlsFiles) -> Self {
