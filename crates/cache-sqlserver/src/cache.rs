@@ -17,7 +17,8 @@ use crate::decode;
 use crate::ident::TableName;
 use crate::pool::{self, codes, Manager};
 use crate::sqltime::SqlInstant;
-use crate::statements::{NewRow, Statements};
+use crate::statements::{NewRow, Statement, Statements};
+use tiberius::ColumnData;
 
 /// The longest key in UTF-16 code units: `Id nvarchar(449)`.
 pub const MAX_KEY_UNITS: usize = 449;
@@ -200,8 +201,20 @@ impl SqlServerCache {
         });
     }
 
-    async fn timed<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        with_timeout(self.inner.command_timeout, fut).await
+    /// Runs one statement on a pooled connection within the command
+    /// timeout. A deadlock victim's batch was rolled back whole, so it is
+    /// run once more before the error is reported.
+    async fn query(&self, st: &Statement<'_>) -> Result<Vec<Vec<ColumnData<'static>>>> {
+        let mut retried = false;
+        loop {
+            let mut conn = self.conn().await?;
+            match with_timeout(self.inner.command_timeout, conn.rows(st)).await {
+                Err(e) if !retried && pool::server_code(&e) == Some(codes::DEADLOCK) => {
+                    retried = true;
+                }
+                result => return result,
+            }
+        }
     }
 }
 
@@ -210,10 +223,7 @@ impl DistributedCache for SqlServerCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.check_key(key)?;
         let (now, at) = self.now()?;
-        let mut conn = self.conn().await?;
-        let st = self.inner.statements.get(key, at);
-        let rows = self.timed(conn.rows(&st)).await?;
-        drop(conn);
+        let rows = self.query(&self.inner.statements.get(key, at)).await?;
         self.maybe_cleanup(now);
         match one_row(rows)? {
             None => Ok(None),
@@ -231,10 +241,9 @@ impl DistributedCache for SqlServerCache {
         };
         let row = NewRow::new(&options.resolve(now)?, now)?;
         self.inner.capabilities.validate_value(value.len())?;
-        let mut conn = self.conn().await?;
         let st = self.inner.statements.set(key, &value, &row);
-        match self.timed(conn.execute(&st)).await {
-            Ok(()) => {}
+        match self.query(&st).await {
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     pool::server_code(&e),
@@ -244,8 +253,7 @@ impl DistributedCache for SqlServerCache {
                 // Another writer inserted between our UPDATE and INSERT (as
                 // .NET, we let its value stand), or the column's collation
                 // equates this key with a different stored key.
-                let probe = self.inner.statements.exists(key);
-                let rows = self.timed(conn.rows(&probe)).await?;
+                let rows = self.query(&self.inner.statements.exists(key)).await?;
                 let same_key = one_row(rows)?.map(decode::count).transpose()?.unwrap_or(0) > 0;
                 if !same_key {
                     return Err(Error::invalid_key(
@@ -256,7 +264,6 @@ impl DistributedCache for SqlServerCache {
             }
             Err(e) => return Err(e),
         }
-        drop(conn);
         self.maybe_cleanup(now);
         Ok(())
     }
@@ -264,10 +271,7 @@ impl DistributedCache for SqlServerCache {
     async fn refresh(&self, key: &str) -> Result<()> {
         self.check_key(key)?;
         let (now, at) = self.now()?;
-        let mut conn = self.conn().await?;
-        let st = self.inner.statements.refresh(key, at);
-        self.timed(conn.execute(&st)).await?;
-        drop(conn);
+        self.query(&self.inner.statements.refresh(key, at)).await?;
         self.maybe_cleanup(now);
         Ok(())
     }
@@ -275,10 +279,7 @@ impl DistributedCache for SqlServerCache {
     async fn remove(&self, key: &str) -> Result<()> {
         self.check_key(key)?;
         let (now, _) = self.now()?;
-        let mut conn = self.conn().await?;
-        let st = self.inner.statements.remove(key);
-        self.timed(conn.execute(&st)).await?;
-        drop(conn);
+        self.query(&self.inner.statements.remove(key)).await?;
         self.maybe_cleanup(now);
         Ok(())
     }
@@ -286,9 +287,7 @@ impl DistributedCache for SqlServerCache {
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         self.check_key(key)?;
         let (_, at) = self.now()?;
-        let mut conn = self.conn().await?;
-        let st = self.inner.statements.inspect(key, at);
-        let rows = self.timed(conn.rows(&st)).await?;
+        let rows = self.query(&self.inner.statements.inspect(key, at)).await?;
         one_row(rows)?.map(decode::info).transpose()
     }
 

@@ -135,7 +135,9 @@ async fn one_instance_cleans_at_a_time() {
         122,
         "nothing deleted while the lock is held"
     );
-    drop(holder); // closing the session releases its lock
+    let release = "DECLARE @Resource nvarchar(255) = CONCAT(N'cache-sqlserver:expired-items:', DB_ID(), N':', OBJECT_ID(@P1)); \
+                   EXEC sp_releaseapplock @Resource = @Resource, @LockOwner = 'Session';";
+    common::query(&mut holder, release, std::slice::from_ref(&quoted)).await;
 
     // Both at once: the rows are deleted once, by whichever gets the lock.
     let (ra, rb) = tokio::join!(a.delete_expired_items(), b.delete_expired_items());
