@@ -65,7 +65,7 @@ const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Keys
 ///
 /// Keys are stored whole or refused: longer than 449 UTF-16 code units, or
-/// ending in a space, is [`ErrorKind::InvalidKey`] before any I/O. SQL
+/// ending in a space, is [`ErrorKind::InvalidKey`](cache_abstractions::ErrorKind::InvalidKey) before any I/O. SQL
 /// Server's `=` and the primary key ignore trailing spaces, so `"k"` and
 /// `"k "` would share one row; refusing the second keeps distinct keys from
 /// ever colliding. Reads match the key byte for byte, so a key the column's
@@ -443,7 +443,7 @@ impl SqlServerCacheBuilder {
     }
 
     /// Validates the options and makes the cache, without connecting.
-    /// Errors are [`ErrorKind::Config`] naming the option.
+    /// Errors are [`ErrorKind::Config`](cache_abstractions::ErrorKind::Config) naming the option.
     pub async fn build(self) -> Result<SqlServerCache> {
         let settings = self.validate()?;
         let manager = Manager::new(
