@@ -2,6 +2,7 @@
 //! passwords in them out of every message.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cache_abstractions::DistributedCache;
 
@@ -15,8 +16,12 @@ pub struct BackendFlags {
     pub instance_name: Option<String>,
     /// SQL Server: the table's schema.
     pub schema: String,
-    /// SQL Server: the cache table.
-    pub table: String,
+    /// SQL Server: the cache table (required there).
+    pub table: Option<String>,
+    /// Connect and command timeout for network backends.
+    pub timeout: Option<Duration>,
+    /// Connections to keep (SQL Server's pool; Redis multiplexes a few).
+    pub pool_size: Option<u32>,
 }
 
 /// Which backend a URL names, decided without any I/O.
@@ -116,7 +121,7 @@ pub fn classify(url: &str) -> Result<Target, Failure> {
         if REDIS_SCHEMES.contains(&lower.as_str()) {
             return Ok(Target::Redis(trimmed.to_string()));
         }
-        if lower == "sqlserver" {
+        if lower == "sqlserver" || lower == "mssql" {
             return Ok(Target::SqlServer(trimmed.to_string()));
         }
         // `localhost:6379` parses as scheme `localhost`.
@@ -191,10 +196,14 @@ pub async fn open(url: &str, flags: &BackendFlags) -> Result<Arc<dyn Distributed
 
 #[cfg(feature = "redis")]
 async fn open_redis(url: &str, flags: &BackendFlags) -> Result<Arc<dyn DistributedCache>, Failure> {
-    let _ = (url, flags);
-    Err(Failure::usage(
-        "the Redis backend is not wired into this cachectl yet",
-    ))
+    let mut builder = cache_redis::RedisCache::builder().url(url);
+    if let Some(name) = &flags.instance_name {
+        builder = builder.instance_name(name);
+    }
+    if let Some(t) = flags.timeout.filter(|t| !t.is_zero()) {
+        builder = builder.connect_timeout(t).command_timeout(t);
+    }
+    Ok(Arc::new(builder.build().await?))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -212,10 +221,24 @@ async fn open_sqlserver(
     conn: &str,
     flags: &BackendFlags,
 ) -> Result<Arc<dyn DistributedCache>, Failure> {
-    let _ = (conn, flags);
-    Err(Failure::usage(
-        "the SQL Server backend is not wired into this cachectl yet",
-    ))
+    let Some(table) = &flags.table else {
+        return Err(Failure::usage(
+            "SQL Server needs the cache table: pass --table NAME (or set CACHE_SQL_TABLE)",
+        ));
+    };
+    let mut builder = cache_sqlserver::SqlServerCache::builder()
+        .connection_string(conn)
+        .schema(&flags.schema)
+        .table(table)
+        // A command line must not delete other apps' expired rows behind their back.
+        .background_cleanup(false);
+    if let Some(t) = flags.timeout.filter(|t| !t.is_zero()) {
+        builder = builder.connect_timeout(t).command_timeout(t);
+    }
+    if let Some(n) = flags.pool_size {
+        builder = builder.pool_size(n.max(1));
+    }
+    Ok(Arc::new(builder.build().await?))
 }
 
 #[cfg(not(feature = "sqlserver"))]
@@ -271,15 +294,10 @@ pub fn secrets(url: &str) -> Vec<String> {
             }
         }
     } else {
-        // key=value;key=value (values may be quoted; good enough for redaction).
-        for part in url.split(';') {
-            if let Some((k, v)) = part.split_once('=') {
-                if is_secret_key(k) {
-                    let v = v.trim();
-                    found.push(v.to_string());
-                    let unquoted = v.trim_matches(|c| c == '"' || c == '\'');
-                    found.push(unquoted.to_string());
-                }
+        for (k, raw, value) in connection_pairs(url) {
+            if is_secret_key(&k) {
+                found.push(raw);
+                found.push(value);
             }
         }
     }
@@ -289,6 +307,51 @@ pub fn secrets(url: &str) -> Vec<String> {
     found.sort_by_key(|s| std::cmp::Reverse(s.len()));
     found.dedup();
     found
+}
+
+/// The `key=value` pairs of an ADO.NET connection string: the key, the value
+/// as written (quotes included) and the value unquoted. A value quoted with
+/// `'` or `"` may hold `;`, and the quote doubled stands for itself.
+fn connection_pairs(s: &str) -> Vec<(String, String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let Some(eq) = rest.find('=') else { break };
+        let key = rest[..eq].trim().trim_start_matches(';').trim().to_string();
+        let after = &rest[eq + 1..];
+        let lead = after.len() - after.trim_start().len();
+        let body = &after[lead..];
+        let (raw_len, value) = match body.chars().next() {
+            Some(q @ ('\'' | '"')) => {
+                let mut value = String::new();
+                let mut chars = body.char_indices().skip(1).peekable();
+                let mut end = body.len();
+                while let Some((i, c)) = chars.next() {
+                    if c == q {
+                        if chars.peek().map(|&(_, n)| n) == Some(q) {
+                            value.push(q);
+                            chars.next();
+                            continue;
+                        }
+                        end = i + c.len_utf8();
+                        break;
+                    }
+                    value.push(c);
+                }
+                (end, value)
+            }
+            _ => {
+                let end = body.find(';').unwrap_or(body.len());
+                (end, body[..end].trim().to_string())
+            }
+        };
+        let raw = body[..raw_len].trim_end().to_string();
+        pairs.push((key, raw, value));
+        let consumed = eq + 1 + lead + raw_len;
+        rest = &rest[consumed.min(rest.len())..];
+        rest = rest.find(';').map_or("", |i| &rest[i + 1..]);
+    }
+    pairs
 }
 
 /// `%XX` decoding; `None` when `s` has no escapes or they are not UTF-8.
@@ -425,6 +488,14 @@ mod tests {
             "Server=h;User Id=sa;Password=***;Database=d"
         );
         assert_eq!(redact("Server=h;pwd='xy'"), "Server=h;pwd=***");
+        assert_eq!(
+            redact("Server=h;Password='p;w''x';Database=d"),
+            "Server=h;Password=***;Database=d"
+        );
+        assert_eq!(
+            Redactor::new("Server=h;Password=\"a;b\"").scrub("login a;b failed"),
+            "login *** failed"
+        );
         let r = Redactor::new("redis://u:p%40ss@h");
         assert_eq!(
             r.scrub("auth failed for p@ss and p%40ss"),

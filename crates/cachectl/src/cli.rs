@@ -65,19 +65,13 @@ pub struct Cli {
     )]
     pub schema: String,
 
-    /// SQL Server: the cache table (created with `dotnet sql-cache create` or the crate's DDL).
-    #[arg(
-        long,
-        global = true,
-        env = "CACHE_SQL_TABLE",
-        default_value = "Cache",
-        value_name = "TABLE"
-    )]
-    pub table: String,
+    /// SQL Server: the cache table, as made by `dotnet sql-cache create` or `sql-cache create`
+    /// (required for SQL Server).
+    #[arg(long, global = true, env = "CACHE_SQL_TABLE", value_name = "TABLE")]
+    pub table: Option<String>,
 
-    /// Give up on connecting plus one operation after this long (e.g. 500ms, 10s).
-    /// `bench` applies it to connecting only.
-    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    /// The backend's connect timeout and per-operation timeout (e.g. 500ms, 10s).
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// What to do.
@@ -88,10 +82,16 @@ pub struct Cli {
 impl Cli {
     /// The backend settings beside the URL.
     pub fn backend_flags(&self) -> BackendFlags {
+        let pool_size = match &self.command {
+            Command::Bench(b) => Some(u32::try_from(b.concurrency.min(64)).unwrap_or(64)),
+            _ => Some(1),
+        };
         BackendFlags {
             instance_name: self.instance_name.clone(),
             schema: self.schema.clone(),
             table: self.table.clone(),
+            timeout: Some(self.timeout),
+            pool_size,
         }
     }
 }

@@ -14,6 +14,7 @@ mod failure;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cache_abstractions::{Bytes, DistributedCache};
 use clap::error::ErrorKind as ClapErrorKind;
@@ -111,13 +112,19 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
     result
 }
 
+/// The outer deadline: the backend's own timeouts (set to `--timeout`)
+/// give more precise errors, so they get a head start.
+fn deadline(cli: &Cli) -> Duration {
+    cli.timeout.saturating_mul(2) + Duration::from_millis(500)
+}
+
 async fn connect(cli: &Cli) -> Result<Arc<dyn DistributedCache>, Failure> {
     let flags = cli.backend_flags();
-    match tokio::time::timeout(cli.timeout, backend::open(&cli.url, &flags)).await {
+    match tokio::time::timeout(deadline(cli), backend::open(&cli.url, &flags)).await {
         Ok(opened) => opened,
         Err(_) => Err(Failure::cache(format!(
             "timed out after {} connecting to {}",
-            humantime::format_duration(cli.timeout),
+            humantime::format_duration(deadline(cli)),
             backend::redact(&cli.url)
         ))),
     }
@@ -171,11 +178,11 @@ async fn execute(cli: &Cli, kind: &str, value: Option<Bytes>) -> Result<Outcome,
         };
         Ok::<_, Failure>(outcome)
     };
-    match tokio::time::timeout(cli.timeout, single).await {
+    match tokio::time::timeout(deadline(cli), single).await {
         Ok(result) => result,
         Err(_) => Err(Failure::cache(format!(
             "timed out after {} talking to {}",
-            humantime::format_duration(cli.timeout),
+            humantime::format_duration(deadline(cli)),
             backend::redact(&cli.url)
         ))),
     }

@@ -283,3 +283,40 @@ fn bench_table_without_progress_bar_when_not_a_tty() {
         assert!(table.contains(needle), "{needle} missing:\n{table}");
     }
 }
+
+#[cfg(feature = "sqlserver")]
+#[test]
+fn sqlserver_needs_a_table_and_reports_refusal_without_password() {
+    let conn =
+        "Server=127.0.0.1,1;Database=app;User Id=sa;Password='s3cr;et';TrustServerCertificate=true";
+    let o = run(&["--url", conn, "get", "k"]);
+    assert_error(&o, 2, "--table");
+    // Port 1 on loopback refuses at once.
+    for url in [conn, "sqlserver://sa:s3cr%3Bet@127.0.0.1:1/app"] {
+        let o = run(&["--url", url, "--table", "Cache", "get", "k"]);
+        assert_error(&o, 3, "connection error");
+        assert!(!stderr(&o).contains("s3cr"), "{}", stderr(&o));
+    }
+    let o = cachectl()
+        .env("CACHE_URL", "Server=127.0.0.1,1;Password=x;Nonsense=1")
+        .env("CACHE_SQL_TABLE", "Cache")
+        .args(["get", "k"])
+        .output()
+        .unwrap();
+    assert_error(&o, 3, "invalid configuration");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn malformed_redis_url_is_exit_3_without_password() {
+    let o = run(&["--url", "redis://u:pw999@[::1", "get", "k"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("pw999"), "{}", stderr(&o));
+}
+
+#[cfg(not(feature = "redis"))]
+#[test]
+fn redis_without_the_feature_is_a_usage_error() {
+    let o = run(&["--url", "redis://127.0.0.1:1/", "get", "k"]);
+    assert_error(&o, 2, "--features redis");
+}
