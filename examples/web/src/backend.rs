@@ -36,12 +36,10 @@ pub async fn open(config: &Config) -> Result<(Arc<dyn DistributedCache>, &'stati
         return Ok((Arc::new(cache_memory::MemoryCache::new()), "memory"));
     }
     if REDIS_SCHEMES.contains(&scheme.as_str()) {
-        return open_redis(url, &config.instance_name)
-            .await
-            .map(|cache| (cache, "redis"));
+        return open_redis(url, config).await.map(|cache| (cache, "redis"));
     }
     if scheme == "sqlserver" || (scheme.is_empty() && url.contains('=')) {
-        return open_sqlserver(url, &config.sql_schema, &config.sql_table)
+        return open_sqlserver(url, config)
             .await
             .map(|cache| (cache, "sqlserver"));
     }
@@ -52,11 +50,17 @@ pub async fn open(config: &Config) -> Result<(Arc<dyn DistributedCache>, &'stati
     ))
 }
 
+// A cache is an optimisation: wait for it briefly (`cache_timeout`), then
+// serve from the upstream. The backends' own defaults (5 s) suit jobs that
+// would rather wait than recompute.
+
 #[cfg(feature = "redis")]
-async fn open_redis(url: &str, instance_name: &str) -> Result<Arc<dyn DistributedCache>, String> {
+async fn open_redis(url: &str, config: &Config) -> Result<Arc<dyn DistributedCache>, String> {
     let cache = cache_redis::RedisCache::builder()
         .url(url)
-        .instance_name(instance_name)
+        .instance_name(&config.instance_name)
+        .connect_timeout(config.cache_timeout)
+        .command_timeout(config.cache_timeout)
         .build()
         .await
         .map_err(|e| format!("cannot open Redis at {}: {e}", redact(url)))?;
@@ -64,7 +68,7 @@ async fn open_redis(url: &str, instance_name: &str) -> Result<Arc<dyn Distribute
 }
 
 #[cfg(not(feature = "redis"))]
-async fn open_redis(url: &str, _: &str) -> Result<Arc<dyn DistributedCache>, String> {
+async fn open_redis(url: &str, _: &Config) -> Result<Arc<dyn DistributedCache>, String> {
     Err(format!(
         "CACHE_URL '{}' needs the `redis` feature (on by default); \
          rebuild without --no-default-features",
@@ -73,20 +77,23 @@ async fn open_redis(url: &str, _: &str) -> Result<Arc<dyn DistributedCache>, Str
 }
 
 #[cfg(feature = "sqlserver")]
-async fn open_sqlserver(
-    conn: &str,
-    schema: &str,
-    table: &str,
-) -> Result<Arc<dyn DistributedCache>, String> {
-    // The driver's errors never contain the password.
-    let cache = cache_sqlserver::SqlServerCache::connect(conn, schema, table)
+async fn open_sqlserver(conn: &str, config: &Config) -> Result<Arc<dyn DistributedCache>, String> {
+    let (schema, table) = (&config.sql_schema, &config.sql_table);
+    // The backend's errors never contain the password.
+    let cache = cache_sqlserver::SqlServerCache::builder()
+        .connection_string(conn)
+        .schema(schema)
+        .table(table)
+        .connect_timeout(config.cache_timeout)
+        .command_timeout(config.cache_timeout)
+        .build()
         .await
         .map_err(|e| format!("cannot open SQL Server table {schema}.{table}: {e}"))?;
     Ok(Arc::new(cache))
 }
 
 #[cfg(not(feature = "sqlserver"))]
-async fn open_sqlserver(_: &str, _: &str, _: &str) -> Result<Arc<dyn DistributedCache>, String> {
+async fn open_sqlserver(_: &str, _: &Config) -> Result<Arc<dyn DistributedCache>, String> {
     Err("a SQL Server CACHE_URL needs the `sqlserver` feature: \
          cargo run -p cache-example-web --features sqlserver"
         .to_string())

@@ -49,6 +49,12 @@ const SQL_TABLE: Setting = Setting {
     default: "Cache",
     help: "SQL Server: the cache table (made by `sql-cache create`)",
 };
+const CACHE_TIMEOUT: Setting = Setting {
+    flag: "--cache-timeout-ms",
+    env: "CACHE_TIMEOUT_MS",
+    default: "1000",
+    help: "longest wait for a shared cache (per connect and per command) before serving from the upstream",
+};
 const ABSOLUTE: Setting = Setting {
     flag: "--absolute-secs",
     env: "CACHE_ABSOLUTE_SECS",
@@ -68,13 +74,14 @@ const UPSTREAM_DELAY: Setting = Setting {
     help: "how long the simulated upstream takes per lookup",
 };
 
-const SETTINGS: [&Setting; 9] = [
+const SETTINGS: [&Setting; 10] = [
     &LISTEN,
     &NAME,
     &CACHE_URL,
     &INSTANCE_NAME,
     &SQL_SCHEMA,
     &SQL_TABLE,
+    &CACHE_TIMEOUT,
     &ABSOLUTE,
     &SLIDING,
     &UPSTREAM_DELAY,
@@ -92,9 +99,13 @@ pub struct Config {
     /// The key prefix in a shared cache (Redis).
     pub instance_name: String,
     /// SQL Server: the cache table's schema.
+    #[cfg_attr(not(feature = "sqlserver"), allow(dead_code))]
     pub sql_schema: String,
     /// SQL Server: the cache table.
+    #[cfg_attr(not(feature = "sqlserver"), allow(dead_code))]
     pub sql_table: String,
+    /// The longest wait for a shared cache, per connect and per command.
+    pub cache_timeout: Duration,
     /// Absolute expiry, relative to when the entry is cached.
     pub absolute: Option<Duration>,
     /// Sliding expiry.
@@ -199,6 +210,7 @@ impl Config {
             instance_name: get(&INSTANCE_NAME),
             sql_schema: get(&SQL_SCHEMA),
             sql_table: get(&SQL_TABLE),
+            cache_timeout: millis(&CACHE_TIMEOUT, &get(&CACHE_TIMEOUT))?,
             absolute: seconds(&ABSOLUTE, &get(&ABSOLUTE))?,
             sliding: seconds(&SLIDING, &get(&SLIDING))?,
             upstream_delay: millis(&UPSTREAM_DELAY, &get(&UPSTREAM_DELAY))?,
@@ -256,6 +268,7 @@ mod tests {
         assert_eq!(c.absolute, Some(Duration::from_secs(300)));
         assert_eq!(c.sliding, Some(Duration::from_secs(60)));
         assert_eq!(c.upstream_delay, Duration::from_millis(300));
+        assert_eq!(c.cache_timeout, Duration::from_secs(1));
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! 3. expiry: after the absolute expiry the upstream is called again;
 //! 4. the contrast: on `memory://` each server calls the upstream itself.
 //!
+//! Also: with Redis down, requests are served from the upstream (marked
+//! `"cache": "unavailable"`) and caching resumes when Redis returns.
+//!
 //! Each server counts its own upstream calls (`GET /stats`); the tests add
 //! them up, including those of a server's earlier life before a restart.
 //! Every process is killed when its guard drops, so a failing assertion
@@ -29,13 +32,14 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every variable the service reads, cleared so the caller's environment
 /// cannot change what is tested.
-const SERVICE_VARS: [&str; 9] = [
+const SERVICE_VARS: [&str; 10] = [
     "LISTEN",
     "SERVER_NAME",
     "CACHE_URL",
     "CACHE_INSTANCE_NAME",
     "CACHE_SQL_SCHEMA",
     "CACHE_SQL_TABLE",
+    "CACHE_TIMEOUT_MS",
     "CACHE_ABSOLUTE_SECS",
     "CACHE_SLIDING_SECS",
     "UPSTREAM_DELAY_MS",
@@ -284,7 +288,25 @@ fn computed(body: &Value) -> (Value, Value) {
     )
 }
 
-/// Proofs 1–3 on Redis.
+/// `GET /products/{id}` until the cache answers (10 s at most).
+#[cfg(feature = "redis")]
+fn first_working(service: &Service, id: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = service.product(id);
+        if body["cache"] != "unavailable" {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: the cache is back, but not in use: {body}",
+            service.name
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Proofs 1–3 on Redis, then the cache-down fallback.
 #[cfg(feature = "redis")]
 #[test]
 fn redis_cache_is_shared_survives_restarts_and_expires() {
@@ -294,7 +316,7 @@ fn redis_cache_is_shared_survives_restarts_and_expires() {
     /// (a few requests and one restart) to finish well before it.
     const ABSOLUTE: Duration = Duration::from_secs(5);
 
-    let redis = RedisServer::start();
+    let mut redis = RedisServer::start();
     let url = redis.url();
     let absolute = ABSOLUTE.as_secs().to_string();
     let env = [
@@ -303,6 +325,8 @@ fn redis_cache_is_shared_survives_restarts_and_expires() {
         ("CACHE_ABSOLUTE_SECS", absolute.as_str()),
         // Longer than the absolute expiry: only the absolute one can end the entry.
         ("CACHE_SLIDING_SECS", "60"),
+        // Don't wait long for a Redis that is down (the last proof stops it).
+        ("CACHE_TIMEOUT_MS", "500"),
     ];
     let mut a = Service::start("a", &env);
     let b = Service::start("b", &env);
@@ -383,6 +407,20 @@ fn redis_cache_is_shared_survives_restarts_and_expires() {
     let again = a.product(42);
     assert_eq!(again["cache"], "hit", "{again}");
     assert_eq!(computed(&again), computed(&recomputed));
+
+    // Cache down: requests still succeed, from the upstream, and say so.
+    // When Redis is back (empty: it keeps no data on disk here), caching
+    // resumes by itself.
+    redis.stop();
+    let down = a.product(7);
+    assert_eq!(down["cache"], "unavailable", "{down}");
+    redis.restart();
+    // Each server notices its broken connections on first use, so it may
+    // answer "unavailable" once more before reconnecting.
+    let back = first_working(&a, 7);
+    assert_eq!(back["cache"], "miss", "{back}");
+    let shared = first_working(&b, 7);
+    assert_eq!(shared["cache"], "hit", "{shared}");
 }
 
 /// Proof 4, the contrast: with in-process caches, each server calls the
