@@ -127,8 +127,11 @@ impl SqlServerCache {
     /// Deletes expired rows now, in batches, unless another instance is
     /// doing so. The cache also does this by itself in the background, at
     /// most once per `expired_items_deletion_interval`.
+    ///
+    /// It runs on a connection of its own, outside the pool, so a long
+    /// cleanup never holds up the cache's operations.
     pub async fn delete_expired_items(&self) -> Result<CleanupOutcome> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.inner.pool.dedicated_connection().await?;
         cleanup::run(
             &mut conn,
             &self.inner.statements,
