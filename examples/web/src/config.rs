@@ -97,6 +97,7 @@ pub struct Config {
     /// Which cache backend to use.
     pub cache_url: String,
     /// The key prefix in a shared cache (Redis).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub instance_name: String,
     /// SQL Server: the cache table's schema.
     #[cfg_attr(not(feature = "sqlserver"), allow(dead_code))]
@@ -105,6 +106,7 @@ pub struct Config {
     #[cfg_attr(not(feature = "sqlserver"), allow(dead_code))]
     pub sql_table: String,
     /// The longest wait for a shared cache, per connect and per command.
+    #[cfg_attr(not(any(feature = "redis", feature = "sqlserver")), allow(dead_code))]
     pub cache_timeout: Duration,
     /// Absolute expiry, relative to when the entry is cached.
     pub absolute: Option<Duration>,
