@@ -204,18 +204,31 @@ impl SqlServerCache {
         });
     }
 
-    /// Runs one statement on a pooled connection within the command
-    /// timeout. A deadlock victim's batch was rolled back whole, so it is
-    /// run once more before the error is reported.
-    async fn query(&self, st: &Statement<'_>) -> Result<Vec<Vec<ColumnData<'static>>>> {
+    /// Runs the statement `build` makes on a pooled connection, within the
+    /// command timeout. `build` gets the clock's time read once the
+    /// connection is in hand: `@UtcNow` is the time of the statement, not of
+    /// the wait for a connection. A deadlock victim's batch was rolled back
+    /// whole, so it is run once more before the error is reported. When
+    /// the statement succeeds, a due background cleanup is started.
+    async fn query<'a, F>(&'a self, build: F) -> Result<Vec<Vec<ColumnData<'static>>>>
+    where
+        F: Fn(SystemTime, SqlInstant) -> Result<Statement<'a>> + Send,
+    {
         let mut retried = false;
         loop {
             let mut conn = self.conn().await?;
-            match with_timeout(self.inner.command_timeout, conn.rows(st)).await {
+            let (now, at) = self.now()?;
+            let st = build(now, at)?;
+            match with_timeout(self.inner.command_timeout, conn.rows(&st)).await {
                 Err(e) if !retried && pool::server_code(&e) == Some(codes::DEADLOCK) => {
                     retried = true;
                 }
-                result => return result,
+                Ok(rows) => {
+                    drop(conn);
+                    self.maybe_cleanup(now);
+                    return Ok(rows);
+                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -225,9 +238,10 @@ impl SqlServerCache {
 impl DistributedCache for SqlServerCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.check_key(key)?;
-        let (now, at) = self.now()?;
-        let rows = self.query(&self.inner.statements.get(key, at)).await?;
-        self.maybe_cleanup(now);
+        self.now()?;
+        let rows = self
+            .query(|_, at| Ok(self.inner.statements.get(key, at)))
+            .await?;
         match one_row(rows)? {
             None => Ok(None),
             Some(cells) => Ok(Some(decode::entry(cells)?.value)),
@@ -242,11 +256,23 @@ impl DistributedCache for SqlServerCache {
         } else {
             options
         };
-        let row = NewRow::new(&options.resolve(now)?, now)?;
+        // Validated before any I/O; resolved again once a connection is in
+        // hand, so a slow connect does not eat into the entry's lifetime.
+        let expiry = options.resolve(now)?;
+        NewRow::new(&expiry, now)?;
         self.inner.capabilities.validate_value(value.len())?;
-        let st = self.inner.statements.set(key, &value, &row);
-        match self.query(&st).await {
-            Ok(_) => {}
+        let value = &value;
+        let result = self
+            .query(|now, _| {
+                // An absolute instant that passed while connecting: write
+                // the row as first resolved; it is dead either way.
+                let expiry = options.resolve(now).unwrap_or(expiry);
+                let row = NewRow::new(&expiry, now)?;
+                Ok(self.inner.statements.set(key, value, &row))
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
             Err(e)
                 if matches!(
                     pool::server_code(&e),
@@ -256,41 +282,44 @@ impl DistributedCache for SqlServerCache {
                 // Another writer inserted between our UPDATE and INSERT (as
                 // .NET, we let its value stand), or the column's collation
                 // equates this key with a different stored key.
-                let rows = self.query(&self.inner.statements.exists(key)).await?;
+                let rows = self
+                    .query(|_, _| Ok(self.inner.statements.exists(key)))
+                    .await?;
                 let same_key = one_row(rows)?.map(decode::count).transpose()?.unwrap_or(0) > 0;
-                if !same_key {
-                    return Err(Error::invalid_key(
+                if same_key {
+                    Ok(())
+                } else {
+                    Err(Error::invalid_key(
                         "the table's collation cannot tell this key from another stored key",
                     )
-                    .with_source(e));
+                    .with_source(e))
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        self.maybe_cleanup(now);
-        Ok(())
     }
 
     async fn refresh(&self, key: &str) -> Result<()> {
         self.check_key(key)?;
-        let (now, at) = self.now()?;
-        self.query(&self.inner.statements.refresh(key, at)).await?;
-        self.maybe_cleanup(now);
+        self.now()?;
+        self.query(|_, at| Ok(self.inner.statements.refresh(key, at)))
+            .await?;
         Ok(())
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
         self.check_key(key)?;
-        let (now, _) = self.now()?;
-        self.query(&self.inner.statements.remove(key)).await?;
-        self.maybe_cleanup(now);
+        self.query(|_, _| Ok(self.inner.statements.remove(key)))
+            .await?;
         Ok(())
     }
 
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         self.check_key(key)?;
-        let (_, at) = self.now()?;
-        let rows = self.query(&self.inner.statements.inspect(key, at)).await?;
+        self.now()?;
+        let rows = self
+            .query(|_, at| Ok(self.inner.statements.inspect(key, at)))
+            .await?;
         one_row(rows)?.map(decode::info).transpose()
     }
 
