@@ -83,6 +83,7 @@ bites! {
     catches_empty_key_checked_on_set_only: EmptyKeyCheckedOnSetOnly => "5", rule_05_empty_key_rejected, "get(\"\")";
     catches_case_insensitive_keys: CaseInsensitiveKeys => "5", rule_05_distinct_keys_never_collide, "collides with a similar key";
     catches_trimmed_keys: TrimsKeys => "5", rule_05_distinct_keys_never_collide, "collides with a similar key";
+    catches_collation_equal_keys: CollationEqualKeys => "5", rule_05_distinct_keys_never_collide, "collides with a similar key";
     catches_long_keys_truncated_silently: TruncatesLongKeysSilently => "5", rule_05_distinct_keys_never_collide, "collides with a similar key";
     catches_keys_truncated_at_declared_limit: TruncatesKeysAtDeclaredLimit => "5", rule_05_key_length_limit, "one unit over the declared";
     catches_key_limit_in_wrong_unit: MeasuresKeysInWrongUnit => "5", rule_05_key_length_limit, "exactly at the declared";
@@ -90,6 +91,7 @@ bites! {
     catches_accepted_invalid_options: AcceptsInvalidOptions => "6", rule_06_invalid_options_rejected, "accepted invalid options";
     catches_invalid_options_without_field: InvalidOptionsWithoutField => "6", rule_06_invalid_options_rejected, "names the wrong field";
     catches_options_validated_after_write: ValidatesOptionsAfterWrite => "6", rule_06_invalid_options_rejected, "entry after a rejected";
+    catches_overflow_on_huge_durations: OverflowsOnHugeDurations => "6", rule_06_invalid_options_rejected, "overflow";
     catches_ignored_absolute_expiry: IgnoresAbsoluteExpiry => "7", rule_07_absolute_expiration, "2.2 s after set: expected a miss";
     catches_later_absolute_winning: LaterAbsoluteWins => "7", rule_07_absolute_expiration, "2.2 s after set: expected a miss";
     catches_relative_expiry_acting_as_sliding: RelativeExpiryActsAsSliding => "7", rule_07_reads_never_extend_absolute, "accesses extended it";
@@ -104,6 +106,7 @@ bites! {
     catches_ignored_declared_default: IgnoresDeclaredDefault => "9", rule_09_no_options_uses_default, "default options not applied";
     catches_non_atomic_set: NonAtomicSet => "10", rule_10_set_is_atomic, "value stored without its expiry";
     catches_expired_entries_returned: ReturnsExpiredEntries => "11", rule_11_expired_is_invisible, "expected a miss";
+    catches_sliding_before_expiry_check: SlidesBeforeExpiryCheck => "11", rule_11_expired_is_invisible, "sliding 1 s entry after 2.2 s read first";
     catches_refresh_reviving_expired: RefreshRevivesExpired => "11", rule_11_expired_is_invisible, "sliding 1 s entry after 2.2 s and a refresh";
     catches_torn_values_under_concurrency: TearsUnderConcurrency => "12", rule_12_concurrent_access_never_tears, "torn or mixed";
     catches_responses_mixed_up: MixesUpResponses => "12", rule_12_concurrent_access_never_tears, "read from slot";

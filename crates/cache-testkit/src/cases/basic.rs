@@ -1,7 +1,9 @@
 //! Rules 1, 2, 4, 5 and 6: what can be checked without waiting.
 
 use bytes::Bytes;
-use cache_abstractions::{EntryOptions, ErrorKind, KeyLimit};
+use cache_abstractions::{
+    max_absolute_expiration, EntryOptions, ErrorKind, KeyLimit, MAX_SLIDING_EXPIRATION,
+};
 use std::time::{Duration, SystemTime};
 
 use crate::harness::Harness;
@@ -111,8 +113,9 @@ pub async fn rule_04_remove_deletes_only_its_key(h: &dyn Harness) -> Outcome {
     Outcome::Passed
 }
 
-/// Rule 5: keys that differ only in case, spaces, script or a late
-/// character of a long common prefix never collide.
+/// Rule 5: keys that differ only in case, spaces, script, Unicode
+/// normalization, collation equivalence (ß/ss, full-width letters) or a
+/// late character of a long common prefix never collide.
 pub async fn rule_05_distinct_keys_never_collide(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
     let base = key("");
@@ -141,6 +144,13 @@ pub async fn rule_05_distinct_keys_never_collide(h: &dyn Harness) -> Outcome {
         "🔑".to_string(),
         "k:1".to_string(),
         "k:10".to_string(),
+        // Equal under accent-, width- or expansion-insensitive collations
+        // (SQL Server's defaults), distinct as strings.
+        "\u{e9}".to_string(),
+        "e\u{301}".to_string(),
+        "ß".to_string(),
+        "ss".to_string(),
+        "\u{ff4b}".to_string(),
         format!("{long}a"),
         format!("{long}b"),
         format!("{long}A"),
@@ -328,6 +338,23 @@ pub async fn rule_06_invalid_options_rejected(h: &dyn Harness) -> Outcome {
         (
             EntryOptions::new().sliding(Duration::from_secs(u64::MAX / 4)),
             "sliding_expiration",
+        ),
+        (
+            EntryOptions::new().sliding(MAX_SLIDING_EXPIRATION + Duration::from_secs(1)),
+            "sliding_expiration",
+        ),
+        // Huge values must be rejected, not overflow (`now + d` panics).
+        (
+            EntryOptions::new().sliding(Duration::MAX),
+            "sliding_expiration",
+        ),
+        (
+            EntryOptions::new().expires_in(Duration::MAX),
+            "absolute_expiration_relative_to_now",
+        ),
+        (
+            EntryOptions::new().expires_at(max_absolute_expiration() + Duration::from_secs(1)),
+            "absolute_expiration",
         ),
     ];
     for (options, field) in cases {

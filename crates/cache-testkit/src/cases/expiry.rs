@@ -376,23 +376,45 @@ fn check_default(info: &EntryInfo, default: &EntryOptions, granularity: std::tim
     }
 }
 
-/// Rule 11: an expired entry is never returned, and neither a refresh nor a
-/// get brings it back.
+/// Rule 11: an expired entry is never returned, whether it is first read
+/// or first refreshed after expiring, and neither brings it back; remove
+/// and a new set work on its key.
 pub async fn rule_11_expired_is_invisible(h: &dyn Harness) -> Outcome {
     let cache = fresh(h).await;
-    let (a, s) = (key("absolute"), key("sliding"));
-    set(&cache, &a, "v", &expires_in(1.0)).await;
-    set(&cache, &s, "v", &sliding(1.0)).await;
+    let entries = [
+        (
+            key("absolute, refreshed"),
+            "absolute 1 s",
+            expires_in(1.0),
+            true,
+        ),
+        (key("sliding, refreshed"), "sliding 1 s", sliding(1.0), true),
+        (
+            key("absolute, read"),
+            "absolute 1 s",
+            expires_in(1.0),
+            false,
+        ),
+        (key("sliding, read"), "sliding 1 s", sliding(1.0), false),
+    ];
+    for (k, _, options, _) in &entries {
+        set(&cache, k, "v", options).await;
+    }
     sleep(2.2).await;
-    for (k, name) in [(&a, "absolute 1 s"), (&s, "sliding 1 s")] {
-        ok(cache.refresh(k).await, "refresh of an expired entry");
+    for (k, name, _, refresh_first) in &entries {
+        let how = if *refresh_first {
+            ok(cache.refresh(k).await, "refresh of an expired entry");
+            "and a refresh"
+        } else {
+            "read first"
+        };
         absent(
             cache.get(k).await,
-            &format!("{name} entry after 2.2 s and a refresh"),
+            &format!("{name} entry after 2.2 s {how}"),
         );
         absent(
             cache.get(k).await,
-            &format!("{name} entry, second get after expiry"),
+            &format!("{name} entry after 2.2 s {how}, second get"),
         );
         ok(cache.remove(k).await, "remove of an expired entry");
         set(&cache, k, "again", &EntryOptions::new()).await;

@@ -53,6 +53,9 @@ pub enum Fault {
     CaseInsensitiveKeys,
     /// Trailing spaces are trimmed from keys.
     TrimsKeys,
+    /// Keys compare like an accent-, width- and expansion-insensitive
+    /// collation (é = e + U+0301, ß = ss, ｋ = k): a SQL Server default.
+    CollationEqualKeys,
     /// Declares no key limit but keeps only the first 256 bytes of a key
     /// (.NET's SQL Server cache truncates at 449 characters).
     TruncatesLongKeysSilently,
@@ -72,6 +75,9 @@ pub enum Fault {
     InvalidOptionsWithoutField,
     /// Writes the value first and validates the options afterwards.
     ValidatesOptionsAfterWrite,
+    /// Turns a relative expiration into an instant with `now + d` before
+    /// validating: a huge duration panics on overflow.
+    OverflowsOnHugeDurations,
     // Rule 7: absolute expiration.
     /// Ignores absolute expiration (instant and relative).
     IgnoresAbsoluteExpiry,
@@ -109,6 +115,9 @@ pub enum Fault {
     /// Returns entries whose deadline has passed (expiry only by a sweeper
     /// that never runs).
     ReturnsExpiredEntries,
+    /// A get restarts the sliding window before checking expiry, so an
+    /// idle sliding entry comes back to life when read.
+    SlidesBeforeExpiryCheck,
     /// A refresh revives an expired sliding entry.
     RefreshRevivesExpired,
     // Rule 12: concurrency.
@@ -312,6 +321,10 @@ impl RefCache {
         Ok(match self.fault {
             Some(Fault::CaseInsensitiveKeys) => key.to_lowercase(),
             Some(Fault::TrimsKeys) => key.trim_end().to_owned(),
+            Some(Fault::CollationEqualKeys) => key
+                .replace("e\u{301}", "\u{e9}")
+                .replace('ß', "ss")
+                .replace('\u{ff4b}', "k"),
             Some(Fault::TruncatesLongKeysSilently) => cut(key, SILENT_KEY_CUT),
             _ => key.to_owned(),
         })
@@ -319,6 +332,11 @@ impl RefCache {
 
     /// Option validation (rule 6) and resolution (rule 7), or a fault's version.
     fn expiry(&self, options: &EntryOptions, now: SystemTime) -> Result<Expiry> {
+        if self.has(Fault::OverflowsOnHugeDurations) {
+            if let Some(d) = options.absolute_expiration_relative_to_now() {
+                let _at = now + d;
+            }
+        }
         let options = if options.is_empty() && !self.has(Fault::IgnoresDeclaredDefault) {
             self.caps().default_options
         } else {
@@ -470,6 +488,9 @@ impl RefCache {
                 panic!("reference backend: {e}");
             }
             return Err(e);
+        }
+        if self.has(Fault::SlidesBeforeExpiryCheck) {
+            entry.deadline = self.deadline(&entry.expiry, now);
         }
         if entry.expired(now) && !self.has(Fault::ReturnsExpiredEntries) {
             map.remove(key);
