@@ -45,6 +45,49 @@ fn dotnet_get(t: &TableName) -> String {
     )
 }
 
+/// The get of newer .NET releases: a NOLOCK read, then an optimistic update
+/// that only ever extends ExpiresAtTime (to now + window, uncapped).
+fn dotnet_get_newer(t: &TableName) -> String {
+    format!(
+        "DECLARE @id nvarchar(449) = @P1, @UtcNow datetimeoffset = @P2; \
+         declare @value varbinary(max), @slideSeconds bigint, @oldExpire datetimeoffset; \
+         select @value = Value, @slideSeconds = SlidingExpirationInSeconds, @oldExpire = ExpiresAtTime \
+         from {0} (nolock) where Id = @id and @UtcNow <= ExpiresAtTime; \
+         if @slideSeconds > 0 \
+         begin \
+           declare @newExpire datetimeoffset = DATEADD(SECOND, @slideSeconds, @UtcNow); \
+           if @newExpire > @oldExpire \
+           begin \
+             update {0} set ExpiresAtTime = @newExpire where Id = @id and ExpiresAtTime = @oldExpire \
+           end \
+         end \
+         select @value",
+        t.quoted()
+    )
+}
+
+async fn dotnet_read_newer(
+    raw: &mut Raw,
+    t: &TableName,
+    key: &str,
+    now: SystemTime,
+) -> Option<Vec<u8>> {
+    let params = [
+        ColumnData::String(Some(key.to_owned().into())),
+        common::dto(now),
+    ];
+    let rows = common::query(raw, &dotnet_get_newer(t), &params).await;
+    match rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next())
+    {
+        Some(ColumnData::Binary(Some(b))) => Some(b.into_owned()),
+        Some(ColumnData::Binary(None)) | None => None,
+        other => panic!("newer .NET's get read {other:?}"),
+    }
+}
+
 async fn dotnet_write(
     raw: &mut Raw,
     t: &TableName,
@@ -201,9 +244,36 @@ async fn rows_written_by_dotnet_read_right() {
     assert_eq!(info.absolute_expiration, Some(now + hour));
     assert_eq!(info.sliding_expiration, None);
 
-    // Past the hard deadline the uncapped row is dead here, whatever its ExpiresAtTime says.
+    // Newer .NET slides without capping: ExpiresAtTime ends up past the
+    // 30 s deadline of this row.
+    dotnet_write(
+        &mut raw,
+        &t,
+        "dotnet:slid-past",
+        b"past",
+        now,
+        Some(60),
+        Some(now + Duration::from_secs(30)),
+    )
+    .await;
+    let read = dotnet_read_newer(
+        &mut raw,
+        &t,
+        "dotnet:slid-past",
+        now + Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(read.as_deref(), Some(&b"past"[..]));
+    assert_eq!(
+        raw_row(&mut raw, &t, "dotnet:slid-past").await.0,
+        common::ticks(now + Duration::from_secs(80))
+    );
+
+    // Past the hard deadline such rows are dead here, whatever their ExpiresAtTime says.
     clock.set(now + Duration::from_secs(31));
     assert_eq!(cache.get("dotnet:uncapped").await.unwrap(), None);
+    assert_eq!(cache.get("dotnet:slid-past").await.unwrap(), None);
+    assert_eq!(cache.inspect("dotnet:slid-past").await.unwrap(), None);
     // The sliding row, idle past its window, is gone too.
     clock.set(now + Duration::from_secs(5 + 61));
     assert_eq!(cache.get("dotnet:sliding").await.unwrap(), None);
