@@ -142,15 +142,10 @@ impl SqlServerCache {
         .await
     }
 
+    /// Rule 5, before any I/O: not empty, at most 449 UTF-16 units, and no
+    /// trailing space (the capabilities declare both limits).
     fn check_key(&self, key: &str) -> Result<()> {
-        self.inner.capabilities.validate_key(key)?;
-        if key.ends_with(' ') {
-            return Err(Error::invalid_key(
-                "key ends with a space; SQL Server ignores trailing spaces when comparing keys, \
-                 so it would share a row with the key without them",
-            ));
-        }
-        Ok(())
+        self.inner.capabilities.validate_key(key)
     }
 
     fn now(&self) -> Result<(SystemTime, SqlInstant)> {
@@ -507,7 +502,9 @@ impl SqlServerCacheBuilder {
                     .with_max_value_size(Some(i32::MAX as usize))
                     .with_expiry_granularity(Duration::from_secs(1))
                     .with_default_options(EntryOptions::new().sliding(settings.default_sliding))
-                    .with_shared(true),
+                    .with_shared(true)
+                    // `=` and the primary key ignore trailing spaces.
+                    .with_trailing_space_keys(false),
                 clock: settings.clock,
                 connect_timeout: settings.connect_timeout,
                 command_timeout: settings.command_timeout,

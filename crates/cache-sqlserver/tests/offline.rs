@@ -40,6 +40,10 @@ async fn capabilities_describe_sql_server() {
         EntryOptions::new().sliding(Duration::from_secs(1200))
     );
     assert!(caps.shared);
+    assert!(
+        !caps.trailing_space_keys,
+        "SQL Server ignores trailing spaces"
+    );
     let custom = SqlServerCache::builder()
         .connection_string(&cs(1))
         .table("t")
