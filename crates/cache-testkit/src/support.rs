@@ -5,13 +5,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cache_abstractions::{DistributedCache, EntryOptions, ErrorKind, Result};
 use rand::Rng;
 
 use crate::harness::Harness;
+use crate::runner::Outcome;
 
 /// A fresh namespace, so cases never share one by accident.
 pub(crate) fn namespace() -> String {
@@ -141,6 +142,84 @@ pub(crate) fn check_tagged(v: &[u8], slot: u8) -> std::result::Result<(), String
         return Err("value is torn or mixed".into());
     }
     Ok(())
+}
+
+/// How late a step of a timing case may finish before its verdict means
+/// nothing. Every timing check keeps at least 1 s of margin, so a step on
+/// time (within this slack) still has half a second to spare.
+pub(crate) const SLACK: Duration = Duration::from_millis(500);
+
+/// The kit fell behind its own timeline (an overloaded machine, a stalled
+/// runtime): the attempt proves nothing either way and is run again.
+#[derive(Debug)]
+pub(crate) struct Late(pub(crate) String);
+
+/// What one attempt of a timing case concludes.
+pub(crate) type Timed = std::result::Result<Outcome, Late>;
+
+/// A timing case's clock: steps are planned at whole (or half) seconds after
+/// the start, slept to as absolute instants (so delays never accumulate),
+/// and checked for lateness before their results are judged. A check that
+/// ran late could see an entry expire that a correct backend still held, or
+/// miss one a broken backend let live too long; either way it is retried,
+/// never judged.
+pub(crate) struct Timeline {
+    start: Instant,
+}
+
+impl Timeline {
+    /// Starts the clock; take it just before the first write of the attempt.
+    pub(crate) fn start() -> Self {
+        Timeline {
+            start: Instant::now(),
+        }
+    }
+
+    /// Sleeps until `at` seconds after the start.
+    pub(crate) async fn at(&self, at: f64) {
+        tokio::time::sleep_until((self.start + secs(at)).into()).await;
+    }
+
+    /// Checks that the steps planned for `at` seconds after the start are
+    /// done within [`SLACK`]; call it after the steps, before judging them.
+    pub(crate) fn on_time(&self, at: f64, what: &str) -> std::result::Result<(), Late> {
+        self.within(secs(at) + SLACK, what)
+    }
+
+    /// Checks that no more than `limit` has passed since the start.
+    pub(crate) fn within(&self, limit: Duration, what: &str) -> std::result::Result<(), Late> {
+        let took = self.start.elapsed();
+        if took > limit {
+            return Err(Late(format!(
+                "{what}: done {took:.2?} after the start, planned by {limit:.2?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs a timing case's attempts until one keeps to its timeline (at most
+/// three). Falling behind three times in a row fails the case as
+/// inconclusive, saying so: that is the test machine, not the backend.
+pub(crate) async fn on_schedule<F, Fut>(mut attempt: F) -> Outcome
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Timed>,
+{
+    let mut lates = Vec::new();
+    for _ in 0..3 {
+        match attempt().await {
+            Ok(outcome) => return outcome,
+            Err(Late(why)) => {
+                eprintln!("cache-testkit: fell behind the timeline ({why}); trying again");
+                lates.push(why);
+            }
+        }
+    }
+    panic!(
+        "inconclusive: the kit fell behind its own timeline three times, so the timing \
+         checks prove nothing (an overloaded machine? run fewer tests at once): {lates:?}"
+    )
 }
 
 /// Polls `fut` at most `polls` times, then drops it: a deterministic way to

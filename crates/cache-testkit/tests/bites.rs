@@ -308,3 +308,61 @@ fn readme_bite_count_holds() {
         );
     }
 }
+
+/// Not a check, a map: every variant against every case (but the 16 MiB
+/// one), printing which cases fail each. Slow (~30 s);
+/// `cargo test -p cache-testkit --test bites -- --ignored --nocapture fault_matrix`.
+#[test]
+#[ignore = "a diagnostic map, not a check; run by hand"]
+fn fault_matrix() {
+    let _ = verdicts(); // installs the quiet panic hook
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .thread_name("bites-matrix")
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let cases: Vec<&'static str> = cache_testkit::CASES
+        .iter()
+        .copied()
+        .filter(|c| *c != "rule_01_round_trip_16mib")
+        .collect();
+    for chunk in BITES.chunks(10) {
+        let rows = runtime.block_on(futures::future::join_all(chunk.iter().map(|bite| {
+            let cases = cases.clone();
+            async move {
+                let runs = cases.into_iter().map(|case| async move {
+                    let harness = RefHarness::broken(bite.fault);
+                    let task =
+                        tokio::spawn(
+                            async move { cache_testkit::run_case_with(case, &harness).await },
+                        );
+                    match tokio::time::timeout(CASE_LIMIT, task).await {
+                        Ok(Ok(_)) => None,
+                        Ok(Err(e)) if e.is_panic() => {
+                            let msg = panic_message(e.into_panic());
+                            Some(format!(
+                                "{case} ({})",
+                                msg.chars().take(100).collect::<String>()
+                            ))
+                        }
+                        _ => Some(format!("{case} (hung)")),
+                    }
+                });
+                let failed: Vec<String> = futures::future::join_all(runs)
+                    .await
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                (bite.fault, failed)
+            }
+        })));
+        for (fault, failed) in rows {
+            eprintln!(
+                "matrix: {fault:?}: {} case(s): {}",
+                failed.len(),
+                failed.join(", ")
+            );
+        }
+    }
+}

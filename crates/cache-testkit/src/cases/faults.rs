@@ -136,7 +136,7 @@ pub async fn rule_13_namespaces_are_isolated(h: &dyn Harness) -> Outcome {
         None,
         "B reading a key only A set",
     );
-    ok(b.set(&k, "B".into(), &expires_in(1.0)).await, "set in B");
+    ok(b.set(&k, "B".into(), &expires_in(60.0)).await, "set in B");
     expect_value(
         ok(a.get(&k).await, "get in A"),
         Some(b"A"),
