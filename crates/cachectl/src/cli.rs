@@ -44,6 +44,7 @@ pub struct Cli {
         long,
         short = 'u',
         global = true,
+        help_heading = "Connection",
         env = "CACHE_URL",
         hide_env_values = true,
         default_value = "memory://",
@@ -52,14 +53,23 @@ pub struct Cli {
     pub url: String,
 
     /// Redis: the key prefix that isolates this app's entries (.NET's InstanceName).
-    #[arg(long, global = true, env = "CACHE_INSTANCE_NAME", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Connection",
+        env = "CACHE_INSTANCE_NAME",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub instance_name: Option<String>,
 
     /// SQL Server: the schema of the cache table.
     #[arg(
         long,
         global = true,
+        help_heading = "Connection",
         env = "CACHE_SQL_SCHEMA",
+        hide_env_values = true,
         default_value = "dbo",
         value_name = "SCHEMA"
     )]
@@ -67,11 +77,18 @@ pub struct Cli {
 
     /// SQL Server: the cache table, as made by `dotnet sql-cache create` or `sql-cache create`
     /// (required for SQL Server).
-    #[arg(long, global = true, env = "CACHE_SQL_TABLE", value_name = "TABLE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Connection",
+        env = "CACHE_SQL_TABLE",
+        hide_env_values = true,
+        value_name = "TABLE"
+    )]
     pub table: Option<String>,
 
     /// The backend's connect timeout and per-operation timeout (e.g. 500ms, 10s).
-    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, help_heading = "Connection", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// What to do.
