@@ -593,3 +593,17 @@ struct Settings {
     command_timeout: Duration,
     clock: Arc<dyn Clock>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cache_abstractions::ErrorKind;
+
+    #[test]
+    fn at_most_one_row_per_key() {
+        assert_eq!(one_row(Vec::<u8>::new()).unwrap(), None);
+        assert_eq!(one_row(vec![7]).unwrap(), Some(7));
+        let e = one_row(vec![1, 2]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::CorruptEntry);
+    }
+}
