@@ -711,6 +711,74 @@ mod tests {
         assert!(report.to_table().contains("n/a (no reads)"));
     }
 
+    /// Sets succeed (or not); every get fails.
+    #[derive(Debug)]
+    struct Broken {
+        sets_fail: bool,
+    }
+
+    #[cache_abstractions::async_trait]
+    impl DistributedCache for Broken {
+        async fn get(&self, _: &str) -> cache_abstractions::Result<Option<Bytes>> {
+            Err(cache_abstractions::Error::new(
+                cache_abstractions::ErrorKind::Timeout,
+                "no answer",
+            ))
+        }
+        async fn set(&self, _: &str, _: Bytes, _: &EntryOptions) -> cache_abstractions::Result<()> {
+            if self.sets_fail {
+                Err(cache_abstractions::Error::new(
+                    cache_abstractions::ErrorKind::Connection,
+                    "refused",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        async fn refresh(&self, _: &str) -> cache_abstractions::Result<()> {
+            Ok(())
+        }
+        async fn remove(&self, _: &str) -> cache_abstractions::Result<()> {
+            Ok(())
+        }
+        fn capabilities(&self) -> cache_abstractions::Capabilities {
+            cache_abstractions::Capabilities::new()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn errors_are_counted_and_all_failing_is_reported() {
+        let cache: Arc<dyn DistributedCache> = Arc::new(Broken { sets_fail: false });
+        let report = run(cache, config(Stop::Ops(50), 1.0)).await.unwrap();
+        assert_eq!(report.ops(), 50);
+        assert_eq!(report.errors(), 50);
+        assert!(report.all_failed());
+        assert_eq!(report.first_error(), Some("timed out: no answer"));
+        assert_eq!(report.hit_ratio(), None);
+        let j = report.to_json();
+        assert!(j["p50_us"].is_null(), "{j}");
+        assert_eq!(j["first_error"], "timed out: no answer");
+        assert!(report
+            .to_table()
+            .contains("50  (first: timed out: no answer)"));
+
+        // Half the operations failing is a result, not a failure.
+        let cache: Arc<dyn DistributedCache> = Arc::new(Broken { sets_fail: false });
+        let report = run(cache, config(Stop::Ops(400), 0.5)).await.unwrap();
+        assert!(report.errors() > 0 && !report.all_failed());
+    }
+
+    #[tokio::test]
+    async fn a_cache_that_refuses_writes_stops_before_measuring() {
+        let cache: Arc<dyn DistributedCache> = Arc::new(Broken { sets_fail: true });
+        let e = run(cache, config(Stop::Ops(50), 1.0)).await.unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.message(),
+            "cannot populate the key space: connection error: refused"
+        );
+    }
+
     #[test]
     fn formatting() {
         assert_eq!(thousands(0), "0");
