@@ -1,0 +1,136 @@
+//! The real binary against SQL Server, across separate invocations.
+//!
+//! Runs only when `CACHE_TEST_SQLSERVER` holds a connection string (the
+//! same variable cache-sqlserver's server tests use); otherwise each test
+//! says on stderr that it was skipped. Each test makes its own table and
+//! drops it afterwards.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cache_sqlserver::{schema, TableName};
+
+const ENV: &str = "CACHE_TEST_SQLSERVER";
+
+fn connection_string(test: &str) -> Option<String> {
+    match std::env::var(ENV) {
+        Ok(s) if !s.trim().is_empty() => Some(s),
+        _ => {
+            eprintln!("cachectl: SKIPPED {test}: {ENV} is not set (no SQL Server to test against)");
+            None
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a test runtime")
+        .block_on(f)
+}
+
+/// A fresh table, dropped on drop.
+struct Table {
+    cs: String,
+    name: TableName,
+}
+
+impl Table {
+    fn create(cs: &str, tag: &str) -> Table {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("cachectl_{tag}_{}_{nanos}", std::process::id());
+        let name = TableName::new("dbo", &name).expect("a valid table name");
+        block_on(schema::create_table(cs, &name)).expect("the test table is created");
+        Table {
+            cs: cs.to_string(),
+            name,
+        }
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if let Err(e) = block_on(schema::drop_table(&self.cs, &self.name)) {
+            eprintln!("cachectl tests: could not drop {}: {e}", self.name.quoted());
+        }
+    }
+}
+
+fn cachectl(cs: &str, table: &Table, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cachectl"))
+        .env_remove("CACHE_INSTANCE_NAME")
+        .env("CACHE_URL", cs)
+        .env("CACHE_SQL_SCHEMA", table.name.schema())
+        .env("CACHE_SQL_TABLE", table.name.table())
+        .args(["--timeout", "30s"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cachectl runs")
+}
+
+#[track_caller]
+fn ok(o: &Output) -> &[u8] {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    &o.stdout
+}
+
+#[test]
+fn set_get_inspect_remove_across_invocations() {
+    let Some(cs) = connection_string("set_get_inspect_remove_across_invocations") else {
+        return;
+    };
+    let table = Table::create(&cs, "rt");
+    ok(&cachectl(
+        &cs,
+        &table,
+        &[
+            "set",
+            "greeting",
+            "hello",
+            "--sliding",
+            "5m",
+            "--absolute-in",
+            "1h",
+        ],
+    ));
+    assert_eq!(ok(&cachectl(&cs, &table, &["get", "greeting"])), b"hello");
+    let o = cachectl(&cs, &table, &["inspect", "greeting", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(ok(&o)).unwrap();
+    assert_eq!(v["size"], 5, "{v}");
+    assert_eq!(v["sliding_expiration_ms"], 300_000, "{v}");
+    ok(&cachectl(&cs, &table, &["refresh", "greeting"]));
+    ok(&cachectl(&cs, &table, &["remove", "greeting"]));
+    let o = cachectl(&cs, &table, &["get", "greeting"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn bench_against_sqlserver() {
+    let Some(cs) = connection_string("bench_against_sqlserver") else {
+        return;
+    };
+    let table = Table::create(&cs, "bench");
+    let o = cachectl(
+        &cs,
+        &table,
+        &[
+            "bench", "--json", "--ops", "500", "--keys", "50", "-c", "4", "-r", "1",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(ok(&o)).unwrap();
+    assert_eq!(v["backend"], "sqlserver");
+    assert_eq!(v["ops"], 500);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["hit_ratio"], 1.0, "{v}");
+}
