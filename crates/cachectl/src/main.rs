@@ -21,7 +21,7 @@ use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 
 use crate::backend::Redactor;
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchArgs, Cli, Command};
 use crate::failure::{Failure, Outcome, EXIT_USAGE};
 
 fn main() -> ExitCode {
@@ -131,59 +131,62 @@ async fn connect(cli: &Cli) -> Result<Arc<dyn DistributedCache>, Failure> {
 }
 
 async fn execute(cli: &Cli, kind: &str, value: Option<Bytes>) -> Result<Outcome, Failure> {
-    if let Command::Bench(args) = &cli.command {
-        let config = bench::BenchConfig::from_args(args, kind, &backend::redact(&cli.url))?;
-        let cache = connect(cli).await?;
-        let report = bench::run(cache, config).await?;
-        let text = if args.json {
-            format!("{}\n", report.to_json())
-        } else {
-            report.to_table()
-        };
-        let mut out = io::stdout().lock();
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-        if report.all_failed() {
-            return Err(Failure::cache(format!(
-                "every one of the {} operations failed; first error: {}",
-                report.errors(),
-                report.first_error().unwrap_or("unknown")
-            )));
-        }
-        return Ok(Outcome::Ok);
+    match &cli.command {
+        Command::Bench(args) => bench_command(cli, args, kind).await,
+        _ => match tokio::time::timeout(deadline(cli), single_command(cli, value)).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::cache(format!(
+                "timed out after {} talking to {}",
+                humantime::format_duration(deadline(cli)),
+                backend::redact(&cli.url)
+            ))),
+        },
     }
+}
 
-    let single = async {
-        let cache = backend::open(&cli.url, &cli.backend_flags()).await?;
-        let mut out = io::stdout().lock();
-        let outcome = match &cli.command {
-            Command::Get { key } => commands::get(&*cache, key, &mut out).await?,
-            Command::Set { key, expiry, .. } => {
-                let options = commands::entry_options(expiry);
-                let value = value.unwrap_or_default();
-                let outcome = commands::set(&*cache, key, value, &options).await?;
-                if !cache.capabilities().shared {
-                    say(
-                        "cachectl: note: memory:// lives only for this run; the entry is gone \
-                         when cachectl exits (use a redis:// or sqlserver:// URL to keep it)",
-                    );
-                }
-                outcome
-            }
-            Command::Refresh { key } => commands::refresh(&*cache, key).await?,
-            Command::Remove { key } => commands::remove(&*cache, key).await?,
-            Command::Inspect { key, json } => {
-                commands::inspect(&*cache, key, *json, &mut out).await?
-            }
-            Command::Bench(_) => Outcome::Ok,
-        };
-        Ok::<_, Failure>(outcome)
+/// `bench`: the report to stdout; exit 3 when every operation failed.
+async fn bench_command(cli: &Cli, args: &BenchArgs, kind: &str) -> Result<Outcome, Failure> {
+    let config = bench::BenchConfig::from_args(args, kind, &backend::redact(&cli.url))?;
+    let cache = connect(cli).await?;
+    let report = bench::run(cache, config).await?;
+    let text = if args.json {
+        format!("{}\n", report.to_json())
+    } else {
+        report.to_table()
     };
-    match tokio::time::timeout(deadline(cli), single).await {
-        Ok(result) => result,
-        Err(_) => Err(Failure::cache(format!(
-            "timed out after {} talking to {}",
-            humantime::format_duration(deadline(cli)),
-            backend::redact(&cli.url)
-        ))),
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if report.all_failed() {
+        return Err(Failure::cache(format!(
+            "every one of the {} operations failed; first error: {}",
+            report.errors(),
+            report.first_error().unwrap_or("unknown")
+        )));
     }
+    Ok(Outcome::Ok)
+}
+
+/// The single-key commands: connect, one operation.
+async fn single_command(cli: &Cli, value: Option<Bytes>) -> Result<Outcome, Failure> {
+    let cache = backend::open(&cli.url, &cli.backend_flags()).await?;
+    let mut out = io::stdout().lock();
+    Ok(match &cli.command {
+        Command::Get { key } => commands::get(&*cache, key, &mut out).await?,
+        Command::Set { key, expiry, .. } => {
+            let options = commands::entry_options(expiry);
+            let outcome = commands::set(&*cache, key, value.unwrap_or_default(), &options).await?;
+            if !cache.capabilities().shared {
+                say(
+                    "cachectl: note: memory:// lives only for this run; the entry is gone \
+                     when cachectl exits (use a redis:// or sqlserver:// URL to keep it)",
+                );
+            }
+            outcome
+        }
+        Command::Refresh { key } => commands::refresh(&*cache, key).await?,
+        Command::Remove { key } => commands::remove(&*cache, key).await?,
+        Command::Inspect { key, json } => commands::inspect(&*cache, key, *json, &mut out).await?,
+        // Dispatched to bench_command by `execute`.
+        Command::Bench(_) => Outcome::Ok,
+    })
 }
