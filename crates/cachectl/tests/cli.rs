@@ -320,3 +320,41 @@ fn redis_without_the_feature_is_a_usage_error() {
     let o = run(&["--url", "redis://127.0.0.1:1/", "get", "k"]);
     assert_error(&o, 2, "--features redis");
 }
+
+/// Runs `cachectl ARGS` on a pseudo-terminal through util-linux `script`,
+/// returning what the terminal showed; `None` (test skipped) without it.
+fn on_a_terminal(args: &str) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_cachectl");
+    let probe = Command::new("script").arg("--version").output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("cachectl: SKIPPED terminal test: util-linux `script` is not installed");
+        return None;
+    }
+    let o = Command::new("script")
+        .args(["-qec", &format!("'{bin}' {args}"), "/dev/null"])
+        .env_remove("CACHE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn bench_draws_a_progress_bar_only_on_a_terminal_without_quiet() {
+    let Some(shown) = on_a_terminal("bench --duration 400ms --keys 100") else {
+        return;
+    };
+    assert!(shown.contains("bench"), "{shown}");
+    assert!(shown.contains("ops/s"), "{shown}");
+    // The bar redraws its line in place.
+    assert!(shown.contains("\u{1b}[2K"), "no bar drawn: {shown:?}");
+    let Some(quiet) = on_a_terminal("bench --duration 200ms --keys 100 --quiet") else {
+        return;
+    };
+    assert!(quiet.contains("throughput"), "{quiet}");
+    assert!(
+        !quiet.contains("\u{1b}[2K"),
+        "bar drawn despite --quiet: {quiet:?}"
+    );
+}
