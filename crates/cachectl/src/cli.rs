@@ -234,7 +234,12 @@ pub fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
     let t = s.trim();
     let bad = |why: &str| format!("{why}; {HINT}");
     // Split off a numeric offset (humantime handles only `Z`).
-    let (local, offset_secs) = match t.len().checked_sub(6).map(|i| t.split_at(i)) {
+    let split = t
+        .len()
+        .checked_sub(6)
+        .filter(|&i| t.is_char_boundary(i))
+        .map(|i| t.split_at(i));
+    let (local, offset_secs) = match split {
         Some((head, tail)) if head.contains('T') || head.contains('t') || head.contains(' ') => {
             match parse_offset(tail) {
                 Some(secs) => (format!("{head}Z"), secs),
@@ -365,6 +370,42 @@ mod tests {
         assert!(parse_rfc3339("tomorrow").is_err());
         assert!(parse_rfc3339("2030-13-01T00:00:00Z").is_err());
         assert!(parse_rfc3339("2030-01-01T00:00:00+25:00").is_err());
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let odd = [
+            "",
+            " ",
+            "€",
+            "2030-01-01T00:00:00€€",
+            "ééééééé",
+            "+00:00",
+            "T+00:00",
+            "%",
+            "%%%",
+            "\u{0}",
+            "9999999999999999999999s",
+            "1e999",
+            "-",
+            "=",
+            ";;=;",
+            "a://",
+            "://",
+            "redis://@",
+            "redis://:@",
+            "Server='unterminated",
+            "Password=\"x",
+        ];
+        for s in odd {
+            let _ = parse_duration(s);
+            let _ = parse_rfc3339(s);
+            let _ = parse_ratio(s);
+            let _ = parse_size(s);
+            let _ = parse_count(s);
+            let _ = crate::backend::classify(s);
+            let _ = crate::backend::redact(s);
+        }
     }
 
     #[test]

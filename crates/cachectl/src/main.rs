@@ -25,6 +25,23 @@ use crate::cli::{BenchArgs, Cli, Command};
 use crate::failure::{Failure, Outcome, EXIT_USAGE};
 
 fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        say(&format!(
+            "cachectl: error: internal error: {}{at} (this is a bug; please report it)",
+            failure::one_line(&what)
+        ));
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
