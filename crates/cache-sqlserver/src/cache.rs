@@ -15,9 +15,10 @@ use crate::cleanup::{self, with_timeout, CleanupOutcome, Schedule};
 use crate::connstr::ConnectionString;
 use crate::decode;
 use crate::ident::TableName;
+use crate::keys::{self, StoredIds};
 use crate::pool::{self, codes, Manager};
 use crate::sqltime::SqlInstant;
-use crate::statements::{NewRow, Statement, Statements};
+use crate::statements::{NewRow, Statement, Statements, COLLISION_ERROR};
 use tiberius::ColumnData;
 
 /// The longest key in UTF-16 code units: `Id nvarchar(449)`.
@@ -64,13 +65,15 @@ const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// # Keys
 ///
-/// Keys are stored whole or refused: longer than 449 UTF-16 code units, or
-/// ending in a space, is [`ErrorKind::InvalidKey`](cache_abstractions::ErrorKind::InvalidKey) before any I/O. SQL
-/// Server's `=` and the primary key ignore trailing spaces, so `"k"` and
-/// `"k "` would share one row; refusing the second keeps distinct keys from
-/// ever colliding. Reads match the key byte for byte, so a key the column's
-/// collation cannot tell from a stored one is never answered with the other
-/// key's value; a `set` of such a key fails with `InvalidKey`.
+/// Keys are stored whole or refused: longer than 449 UTF-16 code units is
+/// [`ErrorKind::InvalidKey`](cache_abstractions::ErrorKind::InvalidKey)
+/// before any I/O. The key column's collation calls some distinct strings
+/// equal (`"k"` and `"k "`, `"ß"` and `"ss"`, `"é"` precomposed or not,
+/// full-width letters); a key is stored under its own text, so ASP.NET Core
+/// apps share it, unless a *different* key the collation equates already
+/// holds that row; then it is stored under an escaped `Id` only this crate
+/// reads. Rows are matched byte for byte, so one key is never answered with
+/// another key's value.
 #[derive(Clone)]
 pub struct SqlServerCache {
     inner: Arc<Inner>,
@@ -142,10 +145,11 @@ impl SqlServerCache {
         .await
     }
 
-    /// Rule 5, before any I/O: not empty, at most 449 UTF-16 units, and no
-    /// trailing space (the capabilities declare both limits).
-    fn check_key(&self, key: &str) -> Result<()> {
-        self.inner.capabilities.validate_key(key)
+    /// Rule 5, before any I/O: not empty, at most 449 UTF-16 units; then
+    /// the `Id`s the key may be stored under.
+    fn check_key<'k>(&self, key: &'k str) -> Result<StoredIds<'k>> {
+        self.inner.capabilities.validate_key(key)?;
+        keys::stored_ids(key)
     }
 
     fn now(&self) -> Result<(SystemTime, SqlInstant)> {
@@ -232,10 +236,10 @@ impl SqlServerCache {
 #[async_trait]
 impl DistributedCache for SqlServerCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.check_key(key)?;
+        let ids = self.check_key(key)?;
         self.now()?;
         let rows = self
-            .query(|_, at| Ok(self.inner.statements.get(key, at)))
+            .query(|_, at| Ok(self.inner.statements.get(&ids, at)))
             .await?;
         match one_row(rows)? {
             None => Ok(None),
@@ -244,7 +248,7 @@ impl DistributedCache for SqlServerCache {
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
-        self.check_key(key)?;
+        let ids = self.check_key(key)?;
         let (now, _) = self.now()?;
         let options = if options.is_empty() {
             &self.inner.capabilities.default_options
@@ -257,63 +261,61 @@ impl DistributedCache for SqlServerCache {
         NewRow::new(&expiry, now)?;
         self.inner.capabilities.validate_value(value.len())?;
         let value = &value;
-        let result = self
-            .query(|now, _| {
-                // An absolute instant that passed while connecting: write
-                // the row as first resolved; it is dead either way.
-                let expiry = options.resolve(now).unwrap_or(expiry);
-                let row = NewRow::new(&expiry, now)?;
-                Ok(self.inner.statements.set(key, value, &row))
-            })
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    pool::server_code(&e),
-                    Some(codes::DUPLICATE_KEY | codes::DUPLICATE_INDEX_KEY)
-                ) =>
-            {
-                // Another writer inserted between our UPDATE and INSERT (as
-                // .NET, we let its value stand), or the column's collation
-                // equates this key with a different stored key.
-                let rows = self
-                    .query(|_, _| Ok(self.inner.statements.exists(key)))
-                    .await?;
-                let same_key = one_row(rows)?.map(decode::count).transpose()?.unwrap_or(0) > 0;
-                if same_key {
-                    Ok(())
-                } else {
-                    Err(Error::invalid_key(
-                        "the table's collation cannot tell this key from another stored key",
-                    )
-                    .with_source(e))
+        let statement = |now: SystemTime, _| {
+            // An absolute instant that passed while connecting: write the
+            // row as first resolved; it is dead either way.
+            let expiry = options.resolve(now).unwrap_or(expiry);
+            let row = NewRow::new(&expiry, now)?;
+            Ok(self.inner.statements.set(&ids, value, &row))
+        };
+        // A duplicate key means another writer inserted between our UPDATE
+        // and INSERT: run the batch again, which now updates that row (the
+        // same key) or picks the escaped Id (a key the collation equates).
+        let mut last = None;
+        for _ in 0..2 {
+            match self.query(statement).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_duplicate_key(&e) => last = Some(e),
+                Err(e) if pool::server_code(&e) == Some(COLLISION_ERROR) => {
+                    return Err(collision(e));
                 }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
+        }
+        // Still racing after a retry: the key's row exists (a writer of the
+        // same key won, as in .NET) or it cannot be stored at all.
+        let rows = self
+            .query(|_, _| Ok(self.inner.statements.exists(&ids)))
+            .await?;
+        match one_row(rows)?.map(decode::count).transpose()? {
+            Some(n) if n > 0 => Ok(()),
+            _ => Err(match last {
+                Some(e) => collision(e),
+                None => Error::invalid_key("the key could not be stored"),
+            }),
         }
     }
 
     async fn refresh(&self, key: &str) -> Result<()> {
-        self.check_key(key)?;
+        let ids = self.check_key(key)?;
         self.now()?;
-        self.query(|_, at| Ok(self.inner.statements.refresh(key, at)))
+        self.query(|_, at| Ok(self.inner.statements.refresh(&ids, at)))
             .await?;
         Ok(())
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
-        self.check_key(key)?;
-        self.query(|_, _| Ok(self.inner.statements.remove(key)))
+        let ids = self.check_key(key)?;
+        self.query(|_, _| Ok(self.inner.statements.remove(&ids)))
             .await?;
         Ok(())
     }
 
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
-        self.check_key(key)?;
+        let ids = self.check_key(key)?;
         self.now()?;
         let rows = self
-            .query(|_, at| Ok(self.inner.statements.inspect(key, at)))
+            .query(|_, at| Ok(self.inner.statements.inspect(&ids, at)))
             .await?;
         one_row(rows)?.map(decode::info).transpose()
     }
@@ -321,6 +323,21 @@ impl DistributedCache for SqlServerCache {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities.clone()
     }
+}
+
+fn is_duplicate_key(e: &Error) -> bool {
+    matches!(
+        pool::server_code(e),
+        Some(codes::DUPLICATE_KEY | codes::DUPLICATE_INDEX_KEY)
+    )
+}
+
+fn collision(source: Error) -> Error {
+    Error::invalid_key(
+        "the table's collation equates this key with another stored key, \
+         and it cannot be stored under an escaped Id",
+    )
+    .with_source(source)
 }
 
 /// Marks the background cleanup run as over when dropped.
@@ -502,9 +519,7 @@ impl SqlServerCacheBuilder {
                     .with_max_value_size(Some(i32::MAX as usize))
                     .with_expiry_granularity(Duration::from_secs(1))
                     .with_default_options(EntryOptions::new().sliding(settings.default_sliding))
-                    .with_shared(true)
-                    // `=` and the primary key ignore trailing spaces.
-                    .with_trailing_space_keys(false),
+                    .with_shared(true),
                 clock: settings.clock,
                 connect_timeout: settings.connect_timeout,
                 command_timeout: settings.command_timeout,

@@ -21,6 +21,7 @@ mod cleanup;
 mod connstr;
 mod decode;
 mod ident;
+mod keys;
 mod pool;
 pub mod schema;
 mod sqltime;

@@ -7,10 +7,11 @@
 //! statements (`@Id`, `@UtcNow`, …), so the text reads like .NET's.
 //!
 //! Where these differ from .NET's statements, and why:
-//! - Rows are matched with `Id = @Id` (the primary key seek) **and** a binary
-//!   comparison of the key: the column's collation ignores trailing spaces
-//!   and characters without a sort weight, and a cache must never answer one
-//!   key with another key's value.
+//! - A key lives under its own text or, when a different key the column's
+//!   collation calls equal holds that `Id`, under an escaped `Id` (see
+//!   [`crate::keys`]). Rows are matched with `Id IN (@Id, @EscId)` (primary
+//!   key seeks) **and** a byte comparison, so a key is never answered with
+//!   another key's value.
 //! - The sliding update compares `AbsoluteExpiration` with `DATEADD(...)`
 //!   instead of `DATEDIFF(SECOND, ...)`, which overflows `int` for
 //!   absolute expirations more than 68 years away, and it only touches rows
@@ -29,6 +30,7 @@ use cache_abstractions::{round_up, Error, Expiry, Result};
 use tiberius::ColumnData;
 
 use crate::ident::TableName;
+use crate::keys::StoredIds;
 use crate::sqltime::SqlInstant;
 
 /// The widest key in bytes: `nvarchar(449)` is 898 bytes of UTF-16.
@@ -46,6 +48,8 @@ pub(crate) struct Statement<'a> {
 pub(crate) enum Param<'a> {
     /// `nvarchar`.
     Text(&'a str),
+    /// `nvarchar`, or a typed NULL.
+    OptText(Option<&'a str>),
     /// `varbinary`.
     Binary(&'a [u8]),
     /// `datetimeoffset(7)`, or a typed NULL.
@@ -61,6 +65,7 @@ impl<'a> Param<'a> {
     pub(crate) fn to_column_data(&self) -> ColumnData<'a> {
         match *self {
             Param::Text(s) => ColumnData::String(Some(s.into())),
+            Param::OptText(s) => ColumnData::String(s.map(Into::into)),
             Param::Binary(b) => ColumnData::Binary(Some(b.into())),
             Param::Instant(i) => ColumnData::DateTimeOffset(i.map(SqlInstant::to_tds)),
             Param::BigInt(n) => ColumnData::I64(n),
@@ -151,54 +156,72 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) fn new(table: &TableName) -> Self {
         let t = table.quoted();
-        let exact = format!(
-            "Id = @Id AND CAST(Id AS varbinary({KEY_BYTES})) = CAST(@Id AS varbinary({KEY_BYTES}))"
+        let bytes = |v: &str| format!("CAST({v} AS varbinary({KEY_BYTES}))");
+        let matched = format!(
+            "Id IN (@Id, @EscId) AND ({id} = {key} OR {id} = {esc})",
+            id = bytes("Id"),
+            key = bytes("@Id"),
+            esc = bytes("@EscId"),
         );
         let slide = format!(
             "UPDATE {t} SET ExpiresAtTime = \
              CASE WHEN AbsoluteExpiration <= DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) \
              THEN AbsoluteExpiration \
              ELSE DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) END \
-             WHERE {exact} AND @UtcNow <= ExpiresAtTime \
+             WHERE {matched} AND @UtcNow <= ExpiresAtTime \
              AND SlidingExpirationInSeconds BETWEEN 1 AND 2147483647 \
              AND (AbsoluteExpiration IS NULL OR AbsoluteExpiration <> ExpiresAtTime);"
         );
         let alive = "@UtcNow <= ExpiresAtTime AND (AbsoluteExpiration IS NULL OR @UtcNow <= AbsoluteExpiration)";
-        let id_now =
-            "SET NOCOUNT ON;\nDECLARE @Id nvarchar(449) = @P1, @UtcNow datetimeoffset = @P2;";
+        let ids = "DECLARE @Id nvarchar(449) = @P1, @EscId nvarchar(449) = @P2";
+        let ids_now = format!("SET NOCOUNT ON;\n{ids}, @UtcNow datetimeoffset = @P3;");
         let resource = "DECLARE @Resource nvarchar(255) = CONCAT(N'cache-sqlserver:expired-items:', DB_ID(), N':', OBJECT_ID(@P1));";
+        let columns = "(Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration)";
+        let values = "@P3, @ExpiresAtTime, @SlidingExpirationInSeconds, @AbsoluteExpiration";
         Statements {
             quoted: t.clone(),
             get: format!(
-                "{id_now}\n{slide}\n\
+                "{ids_now}\n{slide}\n\
                  SELECT Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration \
-                 FROM {t} WHERE {exact} AND {alive};"
+                 FROM {t} WHERE {matched} AND {alive};"
             ),
-            refresh: format!("{id_now}\n{slide}"),
+            refresh: format!("{ids_now}\n{slide}"),
             set: format!(
                 "SET NOCOUNT ON;\n\
-                 DECLARE @Id nvarchar(449) = @P1, @ExpiresAtTime datetimeoffset = @P3, \
-                 @SlidingExpirationInSeconds bigint = @P4, @AbsoluteExpiration datetimeoffset = @P5;\n\
-                 UPDATE {t} SET Value = @P2, ExpiresAtTime = @ExpiresAtTime, \
+                 {ids}, @ExpiresAtTime datetimeoffset = @P4, \
+                 @SlidingExpirationInSeconds bigint = @P5, @AbsoluteExpiration datetimeoffset = @P6;\n\
+                 UPDATE {t} SET Value = @P3, ExpiresAtTime = @ExpiresAtTime, \
                  SlidingExpirationInSeconds = @SlidingExpirationInSeconds, \
-                 AbsoluteExpiration = @AbsoluteExpiration WHERE {exact};\n\
+                 AbsoluteExpiration = @AbsoluteExpiration WHERE {matched};\n\
                  IF (@@ROWCOUNT = 0)\n\
                  BEGIN\n\
-                 INSERT INTO {t} (Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration) \
-                 VALUES (@Id, @P2, @ExpiresAtTime, @SlidingExpirationInSeconds, @AbsoluteExpiration);\n\
-                 END"
+                 IF EXISTS (SELECT 1 FROM {t} WHERE Id = @Id AND {id} <> {key})\n\
+                 BEGIN\n\
+                 IF (@EscId IS NULL)\n\
+                 BEGIN\n\
+                 THROW {COLLISION_ERROR}, N'the key equals another stored key under the table''s collation and is too long to store escaped', 1;\n\
+                 END\n\
+                 INSERT INTO {t} {columns} VALUES (@EscId, {values});\n\
+                 END\n\
+                 ELSE\n\
+                 BEGIN\n\
+                 INSERT INTO {t} {columns} VALUES (@Id, {values});\n\
+                 END\n\
+                 END",
+                id = bytes("Id"),
+                key = bytes("@Id"),
             ),
             remove: format!(
-                "SET NOCOUNT ON;\nDECLARE @Id nvarchar(449) = @P1;\nDELETE FROM {t} WHERE {exact};"
+                "SET NOCOUNT ON;\n{ids};\nDELETE FROM {t} WHERE {matched};"
             ),
             inspect: format!(
-                "{id_now}\n\
+                "{ids_now}\n\
                  SELECT DATALENGTH(Value), ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration \
-                 FROM {t} WHERE {exact} AND {alive};"
+                 FROM {t} WHERE {matched} AND {alive};"
             ),
             exists: format!(
-                "SET NOCOUNT ON;\nDECLARE @Id nvarchar(449) = @P1;\n\
-                 SELECT COUNT_BIG(*) FROM {t} WHERE {exact};"
+                "SET NOCOUNT ON;\n{ids};\n\
+                 SELECT COUNT_BIG(*) FROM {t} WHERE {matched};"
             ),
             lock: format!(
                 "SET NOCOUNT ON;\n{resource}\nDECLARE @Result int;\n\
@@ -221,22 +244,31 @@ impl Statements {
     /// Slides the window (when the entry has one) and reads the entry: one
     /// batch, one round trip. Columns: Value, ExpiresAtTime,
     /// SlidingExpirationInSeconds, AbsoluteExpiration.
-    pub(crate) fn get<'a>(&'a self, key: &'a str, now: SqlInstant) -> Statement<'a> {
-        self.key_now(&self.get, key, now)
+    pub(crate) fn get<'a>(&'a self, ids: &'a StoredIds<'_>, now: SqlInstant) -> Statement<'a> {
+        self.ids_now(&self.get, ids, now)
     }
 
     /// Slides the window without reading the value.
-    pub(crate) fn refresh<'a>(&'a self, key: &'a str, now: SqlInstant) -> Statement<'a> {
-        self.key_now(&self.refresh, key, now)
+    pub(crate) fn refresh<'a>(&'a self, ids: &'a StoredIds<'_>, now: SqlInstant) -> Statement<'a> {
+        self.ids_now(&self.refresh, ids, now)
     }
 
     /// UPDATE, then INSERT when no row was updated (as .NET does: MERGE
-    /// races without HOLDLOCK and is missing on some T-SQL servers).
-    pub(crate) fn set<'a>(&'a self, key: &'a str, value: &'a [u8], row: &NewRow) -> Statement<'a> {
+    /// races without HOLDLOCK and is missing on some T-SQL servers). The
+    /// INSERT uses the escaped `Id` when a different key the collation
+    /// calls equal holds the plain one; with no escape to use, it fails
+    /// with [`COLLISION_ERROR`].
+    pub(crate) fn set<'a>(
+        &'a self,
+        ids: &'a StoredIds<'_>,
+        value: &'a [u8],
+        row: &NewRow,
+    ) -> Statement<'a> {
         Statement {
             sql: &self.set,
             params: vec![
-                Param::Text(key),
+                Param::Text(&ids.plain),
+                Param::OptText(ids.escaped.as_deref()),
                 Param::Binary(value),
                 Param::Instant(Some(row.expires_at)),
                 Param::BigInt(row.sliding_seconds),
@@ -246,27 +278,27 @@ impl Statements {
     }
 
     /// Deletes the entry.
-    pub(crate) fn remove<'a>(&'a self, key: &'a str) -> Statement<'a> {
+    pub(crate) fn remove<'a>(&'a self, ids: &'a StoredIds<'_>) -> Statement<'a> {
         Statement {
             sql: &self.remove,
-            params: vec![Param::Text(key)],
+            params: id_params(ids),
         }
     }
 
     /// Describes the live entry without sliding it. Columns:
     /// DATALENGTH(Value), ExpiresAtTime, SlidingExpirationInSeconds,
     /// AbsoluteExpiration.
-    pub(crate) fn inspect<'a>(&'a self, key: &'a str, now: SqlInstant) -> Statement<'a> {
-        self.key_now(&self.inspect, key, now)
+    pub(crate) fn inspect<'a>(&'a self, ids: &'a StoredIds<'_>, now: SqlInstant) -> Statement<'a> {
+        self.ids_now(&self.inspect, ids, now)
     }
 
-    /// How many rows hold exactly `key` (0 or 1); used after a duplicate-key
-    /// error to tell a racing insert of the same key from a key the column's
-    /// collation cannot tell apart from another.
-    pub(crate) fn exists<'a>(&'a self, key: &'a str) -> Statement<'a> {
+    /// How many rows hold exactly this key (0 or 1); used after repeated
+    /// duplicate-key errors to tell a racing writer of the same key from a
+    /// key the collation equates with another stored one.
+    pub(crate) fn exists<'a>(&'a self, ids: &'a StoredIds<'_>) -> Statement<'a> {
         Statement {
             sql: &self.exists,
-            params: vec![Param::Text(key)],
+            params: id_params(ids),
         }
     }
 
@@ -299,17 +331,32 @@ impl Statements {
         &self.quoted
     }
 
-    fn key_now<'a>(&'a self, sql: &'a str, key: &'a str, now: SqlInstant) -> Statement<'a> {
-        Statement {
-            sql,
-            params: vec![Param::Text(key), Param::Instant(Some(now))],
-        }
+    fn ids_now<'a>(
+        &'a self,
+        sql: &'a str,
+        ids: &'a StoredIds<'_>,
+        now: SqlInstant,
+    ) -> Statement<'a> {
+        let mut params = id_params(ids);
+        params.push(Param::Instant(Some(now)));
+        Statement { sql, params }
     }
+}
+
+/// The error number the set batch raises for a key it cannot store.
+pub(crate) const COLLISION_ERROR: u32 = 50_001;
+
+fn id_params<'a>(ids: &'a StoredIds<'_>) -> Vec<Param<'a>> {
+    vec![
+        Param::Text(&ids.plain),
+        Param::OptText(ids.escaped.as_deref()),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::stored_ids;
     use cache_abstractions::{EntryOptions, ErrorKind};
     use std::time::UNIX_EPOCH;
 
@@ -325,73 +372,89 @@ mod tests {
         Statements::new(&TableName::new("dbo", "Cache]x").unwrap())
     }
 
-    const EXACT: &str = "Id = @Id AND CAST(Id AS varbinary(898)) = CAST(@Id AS varbinary(898))";
+    const MATCHED: &str =
+        "Id IN (@Id, @EscId) AND (CAST(Id AS varbinary(898)) = CAST(@Id AS varbinary(898)) \
+                           OR CAST(Id AS varbinary(898)) = CAST(@EscId AS varbinary(898)))";
+    const IDS: &str = "DECLARE @Id nvarchar(449) = @P1, @EscId nvarchar(449) = @P2";
+
+    fn id_params(escaped: &str) -> Vec<Param<'_>> {
+        vec![Param::Text("k"), Param::OptText(Some(escaped))]
+    }
 
     #[test]
     fn get_is_one_batch_sliding_then_selecting() {
         let s = statements();
-        let st = s.get("k", i(100));
+        let ids = stored_ids("k").unwrap();
+        let st = s.get(&ids, i(100));
         assert_eq!(
             st.sql,
-            "SET NOCOUNT ON;\nDECLARE @Id nvarchar(449) = @P1, @UtcNow datetimeoffset = @P2;\n\
-             UPDATE [dbo].[Cache]]x] SET ExpiresAtTime = CASE WHEN AbsoluteExpiration <= \
-             DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) THEN AbsoluteExpiration \
-             ELSE DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) END \
-             WHERE Id = @Id AND CAST(Id AS varbinary(898)) = CAST(@Id AS varbinary(898)) \
-             AND @UtcNow <= ExpiresAtTime AND SlidingExpirationInSeconds BETWEEN 1 AND 2147483647 \
-             AND (AbsoluteExpiration IS NULL OR AbsoluteExpiration <> ExpiresAtTime);\n\
-             SELECT Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration \
-             FROM [dbo].[Cache]]x] WHERE Id = @Id AND CAST(Id AS varbinary(898)) = CAST(@Id AS varbinary(898)) \
-             AND @UtcNow <= ExpiresAtTime AND (AbsoluteExpiration IS NULL OR @UtcNow <= AbsoluteExpiration);"
+            format!(
+                "SET NOCOUNT ON;\n{IDS}, @UtcNow datetimeoffset = @P3;\n\
+                 UPDATE [dbo].[Cache]]x] SET ExpiresAtTime = CASE WHEN AbsoluteExpiration <= \
+                 DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) THEN AbsoluteExpiration \
+                 ELSE DATEADD(SECOND, SlidingExpirationInSeconds, @UtcNow) END \
+                 WHERE {MATCHED} AND @UtcNow <= ExpiresAtTime AND SlidingExpirationInSeconds BETWEEN 1 AND 2147483647 \
+                 AND (AbsoluteExpiration IS NULL OR AbsoluteExpiration <> ExpiresAtTime);\n\
+                 SELECT Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration \
+                 FROM [dbo].[Cache]]x] WHERE {MATCHED} \
+                 AND @UtcNow <= ExpiresAtTime AND (AbsoluteExpiration IS NULL OR @UtcNow <= AbsoluteExpiration);"
+            )
         );
-        assert_eq!(
-            st.params,
-            vec![Param::Text("k"), Param::Instant(Some(i(100)))]
-        );
+        let mut want = id_params("~~escaped~~k");
+        want.push(Param::Instant(Some(i(100))));
+        assert_eq!(st.params, want);
     }
 
     #[test]
     fn refresh_is_the_sliding_update_alone() {
         let s = statements();
-        let st = s.refresh("k", i(5));
+        let ids = stored_ids("k").unwrap();
+        let st = s.refresh(&ids, i(5));
         assert!(st.sql.contains("UPDATE [dbo].[Cache]]x] SET ExpiresAtTime"));
         assert!(!st.sql.contains("SELECT"));
         assert!(
             !st.sql.contains("DATEDIFF"),
             "DATEDIFF overflows for far deadlines"
         );
-        assert_eq!(
-            st.params,
-            vec![Param::Text("k"), Param::Instant(Some(i(5)))]
-        );
+        let mut want = id_params("~~escaped~~k");
+        want.push(Param::Instant(Some(i(5))));
+        assert_eq!(st.params, want);
     }
 
     #[test]
-    fn set_updates_then_inserts_with_every_value_bound() {
+    fn set_updates_then_inserts_under_the_free_id() {
         let s = statements();
         let row = NewRow {
             expires_at: i(160),
             sliding_seconds: Some(60),
             absolute: None,
         };
-        let st = s.set("k", b"v", &row);
+        let ids = stored_ids("k").unwrap();
+        let st = s.set(&ids, b"v", &row);
+        let t = "[dbo].[Cache]]x]";
+        let columns = "(Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration)";
+        let values = "@P3, @ExpiresAtTime, @SlidingExpirationInSeconds, @AbsoluteExpiration";
         assert_eq!(
             st.sql,
             format!(
-                "SET NOCOUNT ON;\nDECLARE @Id nvarchar(449) = @P1, @ExpiresAtTime datetimeoffset = @P3, \
-                 @SlidingExpirationInSeconds bigint = @P4, @AbsoluteExpiration datetimeoffset = @P5;\n\
-                 UPDATE [dbo].[Cache]]x] SET Value = @P2, ExpiresAtTime = @ExpiresAtTime, \
+                "SET NOCOUNT ON;\n{IDS}, @ExpiresAtTime datetimeoffset = @P4, \
+                 @SlidingExpirationInSeconds bigint = @P5, @AbsoluteExpiration datetimeoffset = @P6;\n\
+                 UPDATE {t} SET Value = @P3, ExpiresAtTime = @ExpiresAtTime, \
                  SlidingExpirationInSeconds = @SlidingExpirationInSeconds, \
-                 AbsoluteExpiration = @AbsoluteExpiration WHERE {EXACT};\n\
+                 AbsoluteExpiration = @AbsoluteExpiration WHERE {MATCHED};\n\
                  IF (@@ROWCOUNT = 0)\nBEGIN\n\
-                 INSERT INTO [dbo].[Cache]]x] (Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration) \
-                 VALUES (@Id, @P2, @ExpiresAtTime, @SlidingExpirationInSeconds, @AbsoluteExpiration);\nEND"
+                 IF EXISTS (SELECT 1 FROM {t} WHERE Id = @Id AND CAST(Id AS varbinary(898)) <> CAST(@Id AS varbinary(898)))\n\
+                 BEGIN\nIF (@EscId IS NULL)\nBEGIN\n\
+                 THROW 50001, N'the key equals another stored key under the table''s collation and is too long to store escaped', 1;\n\
+                 END\nINSERT INTO {t} {columns} VALUES (@EscId, {values});\nEND\n\
+                 ELSE\nBEGIN\nINSERT INTO {t} {columns} VALUES (@Id, {values});\nEND\nEND"
             )
         );
         assert_eq!(
             st.params,
             vec![
                 Param::Text("k"),
+                Param::OptText(Some("~~escaped~~k")),
                 Param::Binary(b"v"),
                 Param::Instant(Some(i(160))),
                 Param::BigInt(Some(60)),
@@ -402,29 +465,40 @@ mod tests {
     }
 
     #[test]
+    fn a_key_without_room_for_an_escape_binds_null() {
+        let s = statements();
+        let long = "é".repeat(449);
+        let ids = stored_ids(&long).unwrap();
+        let st = s.remove(&ids);
+        assert_eq!(st.params, vec![Param::Text(&long), Param::OptText(None)]);
+        assert_eq!(
+            Param::OptText(None).to_column_data(),
+            ColumnData::String(None)
+        );
+    }
+
+    #[test]
     fn remove_inspect_and_exists() {
         let s = statements();
-        let r = s.remove("k");
+        let ids = stored_ids("k").unwrap();
+        let r = s.remove(&ids);
         assert_eq!(
             r.sql,
-            format!("SET NOCOUNT ON;\nDECLARE @Id nvarchar(449) = @P1;\nDELETE FROM [dbo].[Cache]]x] WHERE {EXACT};")
+            format!("SET NOCOUNT ON;\n{IDS};\nDELETE FROM [dbo].[Cache]]x] WHERE {MATCHED};")
         );
-        assert_eq!(r.params, vec![Param::Text("k")]);
-        let ins = s.inspect("k", i(1));
+        assert_eq!(r.params, id_params("~~escaped~~k"));
+        let ins = s.inspect(&ids, i(1));
         assert!(ins.sql.contains("SELECT DATALENGTH(Value), ExpiresAtTime"));
         assert!(
             !ins.sql.contains("UPDATE"),
             "inspect must not slide the window"
         );
-        assert_eq!(
-            ins.params,
-            vec![Param::Text("k"), Param::Instant(Some(i(1)))]
-        );
-        let e = s.exists("k");
+        assert_eq!(ins.params.len(), 3);
+        let e = s.exists(&ids);
         assert!(e.sql.ends_with(&format!(
-            "SELECT COUNT_BIG(*) FROM [dbo].[Cache]]x] WHERE {EXACT};"
+            "SELECT COUNT_BIG(*) FROM [dbo].[Cache]]x] WHERE {MATCHED};"
         )));
-        assert_eq!(e.params, vec![Param::Text("k")]);
+        assert_eq!(e.params, id_params("~~escaped~~k"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use cache_abstractions::{DistributedCache, EntryOptions, ManualClock};
 use cache_sqlserver::{SqlServerCache, TableName};
 use tiberius::ColumnData;
@@ -426,4 +427,100 @@ async fn longest_key_is_stored_whole_and_values_are_raw_bytes() {
     // .NET reads our UTF-8 string values with GetString: plain bytes, no framing.
     let value = dotnet_read(&mut raw, &t, &key, SystemTime::now()).await;
     assert_eq!(value.as_deref(), Some(&b"v"[..]));
+}
+
+#[tokio::test]
+async fn collation_equal_keys_stay_distinct_and_the_first_is_shared_with_dotnet() {
+    let Some(cs) = common::connection_string(
+        "collation_equal_keys_stay_distinct_and_the_first_is_shared_with_dotnet",
+    ) else {
+        return;
+    };
+    let tables = Tables::new(&cs);
+    let t = tables.create("collation").await;
+    let cache = common::cache_over(&cs, &t).await;
+    // Pairs SQL_Latin1_General_CP1_CS_AS calls equal.
+    let pairs = [
+        ("ss", "ß"),
+        ("k", "k "),
+        ("e\u{301}", "\u{e9}"),
+        ("w", "\u{ff57}"),
+    ];
+    for (first, second) in pairs {
+        cache
+            .set(
+                first,
+                Bytes::from(format!("first {first}")),
+                &EntryOptions::new(),
+            )
+            .await
+            .unwrap();
+        cache
+            .set(
+                second,
+                Bytes::from(format!("second {second}")),
+                &EntryOptions::new(),
+            )
+            .await
+            .unwrap();
+    }
+    let mut raw = common::raw(&cs).await;
+    for (first, second) in pairs {
+        assert_eq!(
+            cache.get(first).await.unwrap(),
+            Some(Bytes::from(format!("first {first}")))
+        );
+        assert_eq!(
+            cache.get(second).await.unwrap(),
+            Some(Bytes::from(format!("second {second}")))
+        );
+        // The first keeps its own text as Id, so .NET reads it.
+        let dotnet = dotnet_read(&mut raw, &t, first, SystemTime::now()).await;
+        assert_eq!(dotnet, Some(format!("first {first}").into_bytes()));
+    }
+    // Where the collation equates them, the second lives under an escaped Id.
+    let equal = common::query(
+        &mut raw,
+        "SELECT CASE WHEN N'ss' = N'\u{df}' COLLATE SQL_Latin1_General_CP1_CS_AS THEN 1 ELSE 0 END",
+        &[],
+    )
+    .await;
+    let id = if equal[0][0] == ColumnData::I32(Some(1)) {
+        "~~escaped~~%00DF"
+    } else {
+        "ß"
+    };
+    let sql = format!(
+        "SELECT COUNT_BIG(*) FROM {} WHERE CAST(Id AS varbinary(898)) = CAST(@P1 AS varbinary(898))",
+        t.quoted()
+    );
+    let rows = common::query(&mut raw, &sql, &[ColumnData::String(Some(id.into()))]).await;
+    assert_eq!(
+        rows[0][0],
+        ColumnData::I64(Some(1)),
+        "ß stored under {id:?}"
+    );
+    // The next set updates it in place.
+    cache
+        .set("ß", "again".into(), &EntryOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get("ß").await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
+    // Removing the first leaves the second.
+    cache.remove("ss").await.unwrap();
+    assert_eq!(cache.get("ss").await.unwrap(), None);
+    assert_eq!(
+        cache.get("ß").await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
+    let total = common::query(
+        &mut raw,
+        &format!("SELECT COUNT_BIG(*) FROM {}", t.quoted()),
+        &[],
+    )
+    .await;
+    assert_eq!(total[0][0], ColumnData::I64(Some(7)));
 }
