@@ -60,12 +60,6 @@ pub struct Capabilities {
     pub default_options: EntryOptions,
     /// Whether entries are visible to other processes (false for in-process caches).
     pub shared: bool,
-    /// Whether keys may end in a space (U+0020). False where the store
-    /// compares keys ignoring trailing spaces (SQL Server's `=` and primary
-    /// key): there `"k"` and `"k "` would be one entry, so
-    /// [`validate_key`](Self::validate_key) rejects such keys before any I/O
-    /// rather than let them collide (contract rule 5).
-    pub trailing_space_keys: bool,
 }
 
 impl Default for Capabilities {
@@ -83,7 +77,6 @@ impl Capabilities {
             expiry_granularity: Duration::from_millis(1),
             default_options: EntryOptions::new(),
             shared: false,
-            trailing_space_keys: true,
         }
     }
 
@@ -122,17 +115,8 @@ impl Capabilities {
         self
     }
 
-    /// Sets [`trailing_space_keys`](Self::trailing_space_keys).
-    #[must_use]
-    pub fn with_trailing_space_keys(mut self, allowed: bool) -> Self {
-        self.trailing_space_keys = allowed;
-        self
-    }
-
-    /// Checks a key against contract rule 5: not empty, not longer than
-    /// [`max_key_length`](Self::max_key_length), and not ending in a space
-    /// where [`trailing_space_keys`](Self::trailing_space_keys) is false.
-    /// Backends call this before any I/O.
+    /// Checks a key against contract rule 5: not empty, and not longer than
+    /// [`max_key_length`](Self::max_key_length). Backends call this before any I/O.
     pub fn validate_key(&self, key: &str) -> Result<()> {
         if key.is_empty() {
             return Err(Error::invalid_key("key must not be empty"));
@@ -143,12 +127,6 @@ impl Capabilities {
                     "key is {len} {unit} long; this backend stores at most {max}"
                 )));
             }
-        }
-        if !self.trailing_space_keys && key.ends_with(' ') {
-            return Err(Error::invalid_key(
-                "key ends with a space; this backend compares keys ignoring trailing spaces, \
-                 so it would share an entry with the key without them",
-            ));
         }
         Ok(())
     }
@@ -188,26 +166,6 @@ mod tests {
         let caps = Capabilities::new().with_max_key_length(KeyLimit::Utf8Bytes(3));
         assert!(caps.validate_key("€").is_ok());
         assert!(caps.validate_key("€a").is_err());
-    }
-
-    #[test]
-    fn trailing_spaces_are_rejected_only_where_declared() {
-        let caps = Capabilities::new();
-        assert!(caps.trailing_space_keys);
-        assert!(caps.validate_key("k ").is_ok());
-        let caps = caps.with_trailing_space_keys(false);
-        assert_eq!(
-            caps.validate_key("k ").unwrap_err().kind(),
-            ErrorKind::InvalidKey
-        );
-        assert_eq!(
-            caps.validate_key("k  ").unwrap_err().kind(),
-            ErrorKind::InvalidKey
-        );
-        // Only U+0020 at the end: leading spaces and other white space are distinct.
-        assert!(caps.validate_key(" k").is_ok());
-        assert!(caps.validate_key("k\t").is_ok());
-        assert!(caps.validate_key("k\u{a0}").is_ok());
     }
 
     #[test]

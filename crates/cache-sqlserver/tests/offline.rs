@@ -40,8 +40,6 @@ async fn capabilities_describe_sql_server() {
         EntryOptions::new().sliding(Duration::from_secs(1200))
     );
     assert!(caps.shared);
-    // Keys ending in spaces are stored (under an escaped Id when they collide).
-    assert!(caps.trailing_space_keys);
     let custom = SqlServerCache::builder()
         .connection_string(&cs(1))
         .table("t")
