@@ -32,6 +32,8 @@ pub const MAX_CONCURRENCY: u64 = 10_000;
 /// A task yields to the scheduler after this many operations, so tasks on
 /// a backend that never suspends (memory) still interleave.
 const YIELD_EVERY: u64 = 32;
+/// An operation slower than this (ns) publishes the progress count at once.
+const SLOW_OP_NS: u128 = 20_000;
 
 /// When the measurement stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -594,6 +596,7 @@ async fn measure(
             let mut tally = Tally::new();
             let mut buf = String::new();
             let mut n = 0u64;
+            let mut pending = 0u64;
             loop {
                 if quota.is_some_and(|q| n >= q)
                     || deadline.is_some_and(|d| Instant::now() >= d)
@@ -630,12 +633,19 @@ async fn measure(
                         shared.errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                shared.done.fetch_add(1, Ordering::Relaxed);
                 n += 1;
+                // The progress count is shared: touch it once per batch of
+                // fast operations, at once after a slow one.
+                pending += 1;
+                if pending >= YIELD_EVERY || ns > SLOW_OP_NS {
+                    shared.done.fetch_add(pending, Ordering::Relaxed);
+                    pending = 0;
+                }
                 if n % YIELD_EVERY == 0 {
                     tokio::task::yield_now().await;
                 }
             }
+            shared.done.fetch_add(pending, Ordering::Relaxed);
             tally
         });
     }
