@@ -544,3 +544,48 @@ async fn values_up_to_64_mib_and_foreign_keys() {
     );
     assert_eq!(caps.max_value_size, Some(512 * 1024 * 1024));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gets_of_non_sliding_entries_use_plain_hmget_and_switch_back() {
+    let server = RedisServer::start();
+    let cache = quick_cache(&server.url()).await;
+    cache
+        .set("plain", "p".into(), &EntryOptions::new())
+        .await
+        .unwrap();
+    let sliding = EntryOptions::new().sliding(Duration::from_secs(10));
+    cache.set("slides", "s".into(), &sliding).await.unwrap();
+    for _ in 0..20 {
+        cache.get("plain").await.unwrap();
+    }
+    server.command(&["CONFIG", "RESETSTAT"]).unwrap();
+    assert_eq!(
+        cache.get("plain").await.unwrap().as_deref(),
+        Some(&b"p"[..])
+    );
+    let stats = commandstats(&server);
+    assert_eq!(top_level(&stats), HashMap::new(), "{stats:?}");
+    assert_eq!(stats.get("hmget"), Some(&1), "{stats:?}");
+
+    // The first sliding entry found this way is slid by the script (a
+    // second round trip), and gets go back to one script call each.
+    server.command(&["PEXPIRE", "slides", "2000"]).unwrap();
+    assert_eq!(
+        cache.get("slides").await.unwrap().as_deref(),
+        Some(&b"s"[..])
+    );
+    let t: i64 = server
+        .command(&["PTTL", "slides"])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((9_000..=10_000).contains(&t), "{t}");
+    server.command(&["CONFIG", "RESETSTAT"]).unwrap();
+    cache.get("slides").await.unwrap();
+    let stats = commandstats(&server);
+    assert_eq!(
+        top_level(&stats),
+        HashMap::from([("evalsha".into(), 1)]),
+        "{stats:?}"
+    );
+}

@@ -1,0 +1,355 @@
+//! The Redis backend beside a raw redis-rs baseline that sends the same
+//! commands on one multiplexed connection, against a throwaway
+//! `redis-server` on a loopback port (started here, killed at the end).
+//!
+//! Per-operation groups (one task): `get_hit_1KiB`, `get_miss`,
+//! `set/{100B,1KiB,64KiB}`, `get_sliding_1KiB`. The baselines issue what
+//! the cache sends: `EVALSHA` of the cache's own read script for gets (so
+//! the comparison is the client side: pool, validation, `async_trait`),
+//! plus `HMGET` of the three fields (what .NET sends) for a non-sliding hit,
+//! and `MULTI DEL HSET PEXPIRE EXEC` for sets.
+//!
+//! Throughput groups (`throughput_get_1KiB/{1,50}`): that many tasks share
+//! the cache (or the one raw connection) and run gets of 1 KiB hits; the
+//! reported rate is operations per second over all tasks.
+//!
+//! Run with `cargo bench -p cache-benches --bench redis`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cache_abstractions::{DistributedCache, EntryOptions};
+use cache_benches::{key, value};
+use cache_redis::RedisCache;
+use cache_testkit::redis_server::RedisServer;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use redis::aio::MultiplexedConnection;
+use redis::{Script, Value};
+use tokio::runtime::Runtime;
+
+/// Keys each benchmark cycles over (a power of two, cycled with a mask).
+const KEYS: usize = 1024;
+
+struct Setup {
+    rt: Runtime,
+    _server: RedisServer,
+    cache: Arc<RedisCache>,
+    raw: MultiplexedConnection,
+    keys: Vec<String>,
+    sha: String,
+}
+
+fn setup() -> Setup {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = server.url();
+    let (cache, raw) = rt.block_on(async {
+        let cache = RedisCache::builder()
+            .url(&url)
+            .build()
+            .await
+            .expect("cache");
+        let raw = redis::Client::open(url.as_str())
+            .expect("client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("raw connection");
+        (Arc::new(cache), raw)
+    });
+    let keys: Vec<String> = (0..KEYS).map(key).collect();
+    // One get loads the cache's script into the server's script cache.
+    rt.block_on(async { cache.get("probe").await.expect("get") });
+    let sha = Script::new(RedisCache::sliding_read_script())
+        .get_hash()
+        .to_string();
+    Setup {
+        rt,
+        _server: server,
+        cache,
+        raw,
+        keys,
+        sha,
+    }
+}
+
+fn populate(s: &Setup, v: &Bytes, options: &EntryOptions) {
+    s.rt.block_on(async {
+        for k in &s.keys {
+            s.cache.set(k, v.clone(), options).await.expect("populate");
+        }
+    });
+}
+
+fn now_ticks() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    (nanos / 100 + 621_355_968_000_000_000).to_string()
+}
+
+async fn raw_evalsha(conn: &mut MultiplexedConnection, sha: &str, key: &str, data: bool) -> Value {
+    redis::cmd("EVALSHA")
+        .arg(sha)
+        .arg(1)
+        .arg(key)
+        .arg(now_ticks())
+        .arg(if data { "1" } else { "0" })
+        .query_async(conn)
+        .await
+        .expect("evalsha")
+}
+
+async fn raw_hmget(conn: &mut MultiplexedConnection, key: &str) -> Value {
+    redis::cmd("HMGET")
+        .arg(key)
+        .arg("absexp")
+        .arg("sldexp")
+        .arg("data")
+        .query_async(conn)
+        .await
+        .expect("hmget")
+}
+
+/// Times `iters` runs of `op` on the runtime.
+fn timed<F, Fut>(rt: &Runtime, iters: u64, mut op: F) -> Duration
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for i in 0..iters as usize {
+            op(i & (KEYS - 1)).await;
+        }
+        start.elapsed()
+    })
+}
+
+fn per_operation(c: &mut Criterion) {
+    let setup = setup();
+    let s = &setup;
+    let v = value(1024, 1);
+
+    populate(s, &v, &EntryOptions::new());
+    let mut g = c.benchmark_group("get_hit_1KiB");
+    g.bench_function("cache", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| async move {
+                black_box(s.cache.get(&s.keys[i]).await.expect("get"));
+            })
+        })
+    });
+    g.bench_function("raw EVALSHA", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| {
+                let mut conn = s.raw.clone();
+                async move {
+                    black_box(raw_evalsha(&mut conn, &s.sha, &s.keys[i], true).await);
+                }
+            })
+        })
+    });
+    g.bench_function("raw HMGET", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| {
+                let mut conn = s.raw.clone();
+                async move {
+                    black_box(raw_hmget(&mut conn, &s.keys[i]).await);
+                }
+            })
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("get_miss");
+    let absent: Vec<String> = (0..KEYS).map(|i| format!("absent:{i:05}")).collect();
+    let absent = &absent;
+    g.bench_function("cache", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| async move {
+                black_box(s.cache.get(&absent[i]).await.expect("get"));
+            })
+        })
+    });
+    g.bench_function("raw EVALSHA", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| {
+                let mut conn = s.raw.clone();
+                async move {
+                    black_box(raw_evalsha(&mut conn, &s.sha, &absent[i], true).await);
+                }
+            })
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("set");
+    let options = EntryOptions::new().expires_in(Duration::from_secs(600));
+    for (size, label) in [(100, "100B"), (1024, "1KiB"), (64 * 1024, "64KiB")] {
+        let v = value(size, 3);
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(BenchmarkId::new("cache", label), |b| {
+            b.iter_custom(|n| {
+                timed(&s.rt, n, |i| {
+                    let v = v.clone();
+                    let options = &options;
+                    async move {
+                        s.cache.set(&s.keys[i], v, options).await.expect("set");
+                    }
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("raw MULTI", label), |b| {
+            b.iter_custom(|n| {
+                timed(&s.rt, n, |i| {
+                    let mut conn = s.raw.clone();
+                    let v = v.clone();
+                    async move {
+                        let k = &s.keys[i];
+                        let mut pipe = redis::pipe();
+                        pipe.atomic()
+                            .cmd("DEL")
+                            .arg(k)
+                            .ignore()
+                            .cmd("HSET")
+                            .arg(k)
+                            .arg("absexp")
+                            .arg(now_ticks())
+                            .arg("sldexp")
+                            .arg("-1")
+                            .arg("data")
+                            .arg(&v[..])
+                            .ignore()
+                            .cmd("PEXPIRE")
+                            .arg(k)
+                            .arg(600_000)
+                            .ignore();
+                        let () = pipe.query_async(&mut conn).await.expect("set");
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+
+    populate(
+        s,
+        &v,
+        &EntryOptions::new().sliding(Duration::from_secs(600)),
+    );
+    let mut g = c.benchmark_group("get_sliding_1KiB");
+    g.bench_function("cache", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| async move {
+                black_box(s.cache.get(&s.keys[i]).await.expect("get"));
+            })
+        })
+    });
+    g.bench_function("raw EVALSHA", |b| {
+        b.iter_custom(|n| {
+            timed(&s.rt, n, |i| {
+                let mut conn = s.raw.clone();
+                async move {
+                    black_box(raw_evalsha(&mut conn, &s.sha, &s.keys[i], true).await);
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+/// `n` gets spread over `tasks` tasks; returns the wall time.
+fn concurrent<F, Fut>(rt: &Runtime, n: u64, tasks: usize, op: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    rt.block_on(async {
+        let per_task = (n as usize).div_ceil(tasks);
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let op = Arc::clone(&op);
+                tokio::spawn(async move {
+                    for i in 0..per_task {
+                        op((t * 7919 + i) & (KEYS - 1)).await;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.expect("task");
+        }
+        start.elapsed()
+    })
+}
+
+fn throughput(c: &mut Criterion) {
+    let setup = setup();
+    let s = &setup;
+    let v = value(1024, 5);
+    populate(s, &v, &EntryOptions::new());
+    let keys = Arc::new(s.keys.clone());
+    let mut g = c.benchmark_group("throughput_get_1KiB");
+    g.throughput(Throughput::Elements(1));
+    for tasks in [1usize, 50] {
+        let cache = Arc::clone(&s.cache);
+        let k = Arc::clone(&keys);
+        g.bench_function(BenchmarkId::new("cache", tasks), |b| {
+            b.iter_custom(|n| {
+                let cache = Arc::clone(&cache);
+                let k = Arc::clone(&k);
+                concurrent(&s.rt, n, tasks, move |i| {
+                    let cache = Arc::clone(&cache);
+                    let k = Arc::clone(&k);
+                    async move {
+                        black_box(cache.get(&k[i]).await.expect("get"));
+                    }
+                })
+            })
+        });
+        for (label, script) in [("raw EVALSHA", true), ("raw HMGET", false)] {
+            let raw = s.raw.clone();
+            let k = Arc::clone(&keys);
+            let sha = s.sha.clone();
+            g.bench_function(BenchmarkId::new(label, tasks), |b| {
+                b.iter_custom(|n| {
+                    let raw = raw.clone();
+                    let k = Arc::clone(&k);
+                    let sha = sha.clone();
+                    concurrent(&s.rt, n, tasks, move |i| {
+                        let mut conn = raw.clone();
+                        let k = Arc::clone(&k);
+                        let sha = sha.clone();
+                        async move {
+                            let v = if script {
+                                raw_evalsha(&mut conn, &sha, &k[i], true).await
+                            } else {
+                                raw_hmget(&mut conn, &k[i]).await
+                            };
+                            black_box(v);
+                        }
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = per_operation, throughput
+}
+criterion_main!(benches);
