@@ -1,7 +1,481 @@
-//! `cargo xtask bench`: benchmarks and the performance report.
+//! `cargo xtask bench [--quick]`: every benchmark in one run, then the
+//! performance report.
+//!
+//! 1. The criterion benches of the `cache-benches` package (`benches/`),
+//!    each bench target in turn; results go to `<results>/criterion`.
+//! 2. The sweeps (`sweep`: throughput against concurrency, latency against
+//!    value size) and the footprint measurement (`footprint`), built in
+//!    release mode from the same package.
+//! 3. Redis, when `redis-server` is installed: a throwaway server on a free
+//!    loopback port (never 6379), loaded by `redis-benchmark` and by
+//!    `cachectl bench --json` at each concurrency and value size.
+//! 4. A callgrind profile of the memory backend's hot calls beside moka's
+//!    (full run only, when valgrind is installed).
+//! 5. `report`, which writes `docs/performance.md` and `docs/perf/*.svg`.
+//!
+//! `--quick` is a smoke run (short criterion times, fewer sweep points, no
+//! profile) that writes its report under the results folder, never over
+//! the committed one in `docs/`. Nothing here asserts on timings.
+//!
+//! Results go to `$CARGO_TARGET_DIR/bench-results` (or `target/...`).
 
-use crate::Result;
+use std::env;
+use std::fs;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
-pub(crate) fn run(_args: &[String]) -> Result {
-    Err("bench is not implemented yet".into())
+use crate::{cargo, root, run as run_cmd, Result};
+
+/// The concurrencies of the Redis sweep (the memory sweep has its own).
+const REDIS_TASKS_FULL: &[u32] = &[1, 2, 4, 8, 16, 32, 50, 64, 128];
+const REDIS_TASKS_QUICK: &[u32] = &[1, 8, 50, 128];
+/// The value sizes of the Redis latency sweep.
+const REDIS_SIZES_FULL: &[u64] = &[100, 1 << 10, 10 << 10, 100 << 10, 1 << 20];
+const REDIS_SIZES_QUICK: &[u64] = &[100, 1 << 20];
+
+/// Calls per callgrind case (instruction counts are exact, so few suffice).
+const PROFILE_CALLS: u32 = 100_000;
+
+struct Options {
+    quick: bool,
+}
+
+pub(crate) fn run(args: &[String]) -> Result {
+    let mut opts = Options { quick: false };
+    for a in args {
+        match a.as_str() {
+            "--quick" => opts.quick = true,
+            other => return Err(format!("bench: unknown argument {other:?} (only --quick)")),
+        }
+    }
+    let started = Instant::now();
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_relative() { root().join(p) } else { p })
+        .unwrap_or_else(|| root().join("target"));
+    let out = target_dir.join("bench-results");
+    if out.exists() {
+        fs::remove_dir_all(&out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
+    }
+    fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+
+    let mut env_lines = machine(&opts);
+    env_lines.push(("load_before".into(), loadavg()));
+
+    // 1. Criterion.
+    let mut missing: Vec<String> = Vec::new();
+    let crit_args: &[&str] = if opts.quick {
+        &[
+            "--warm-up-time",
+            "0.3",
+            "--measurement-time",
+            "0.7",
+            "--nresamples",
+            "10000",
+        ]
+    } else {
+        &["--warm-up-time", "2", "--measurement-time", "5"]
+    };
+    for bench in bench_targets()? {
+        let result = run_cmd(
+            cargo()
+                .args(["bench", "-p", "cache-benches", "--bench", &bench, "--"])
+                .args(crit_args)
+                .env("CRITERION_HOME", out.join("criterion")),
+        );
+        match (bench.as_str(), result) {
+            (_, Ok(())) => {}
+            // The memory benches are this task's own: they must run.
+            ("memory", Err(e)) => return Err(e),
+            (_, Err(e)) => {
+                eprintln!("xtask: bench {bench} failed; the report says so: {e}");
+                missing.push(format!("criterion bench `{bench}` failed: {e}"));
+            }
+        }
+    }
+
+    let mut stages = vec![format!(
+        "criterion {:.0} s",
+        started.elapsed().as_secs_f64()
+    )];
+    let mark = Instant::now();
+
+    // 2. Sweeps and footprint.
+    run_cmd(cargo().args(["build", "--release", "-p", "cache-benches", "--bins"]))?;
+    let bin = |name: &str| target_dir.join("release").join(name);
+    let mut sweep = Command::new(bin("sweep"));
+    if opts.quick {
+        sweep.arg("--quick");
+    }
+    capture(&mut sweep, &out.join("sweep-memory.json"))?;
+    capture(
+        &mut Command::new(bin("footprint")),
+        &out.join("footprint.json"),
+    )?;
+
+    stages.push(format!(
+        "memory sweeps {:.0} s",
+        mark.elapsed().as_secs_f64()
+    ));
+    let mark = Instant::now();
+
+    // 3. Redis.
+    match redis(&opts, &target_dir, &out) {
+        Ok(mut lines) => env_lines.append(&mut lines),
+        Err(e) => {
+            eprintln!("xtask: Redis part skipped: {e}");
+            missing.push(format!("Redis: {e}"));
+        }
+    }
+
+    stages.push(format!("Redis {:.0} s", mark.elapsed().as_secs_f64()));
+    let mark = Instant::now();
+
+    // 4. Profile.
+    if !opts.quick {
+        if let Err(e) = profile(&bin("profile"), &out) {
+            eprintln!("xtask: profile skipped: {e}");
+            missing.push(format!("callgrind profile: {e}"));
+        }
+    }
+
+    if !opts.quick {
+        stages.push(format!("profile {:.0} s", mark.elapsed().as_secs_f64()));
+    }
+
+    // 5. Report.
+    env_lines.push(("load_after".into(), loadavg()));
+    env_lines.push((
+        "elapsed".into(),
+        format!(
+            "{:.0} s, builds included ({})",
+            started.elapsed().as_secs_f64(),
+            stages.join(", ")
+        ),
+    ));
+    for m in &missing {
+        env_lines.push(("missing".into(), m.clone()));
+    }
+    let env_text: String = env_lines
+        .iter()
+        .map(|(k, v)| format!("{k}\t{}\n", v.replace(['\n', '\t'], " ")))
+        .collect();
+    fs::write(out.join("env.txt"), env_text).map_err(|e| format!("cannot write env.txt: {e}"))?;
+    let docs = if opts.quick {
+        out.join("docs")
+    } else {
+        root().join("docs")
+    };
+    run_cmd(
+        Command::new(bin("report"))
+            .arg("--results")
+            .arg(&out)
+            .arg("--docs")
+            .arg(&docs),
+    )?;
+    eprintln!(
+        "xtask: bench done in {:.0} s; report: {}",
+        started.elapsed().as_secs_f64(),
+        docs.join("performance.md").display()
+    );
+    Ok(())
+}
+
+/// The `[[bench]]` targets of the benches package, `memory` first.
+fn bench_targets() -> Result<Vec<String>> {
+    let manifest = root().join("benches").join("Cargo.toml");
+    let text = fs::read_to_string(&manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let mut names = Vec::new();
+    let mut in_bench = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bench = line == "[[bench]]";
+        } else if in_bench {
+            if let Some(v) = line.strip_prefix("name") {
+                let name = v
+                    .trim_start()
+                    .trim_start_matches('=')
+                    .trim()
+                    .trim_matches('"');
+                names.push(name.to_string());
+            }
+        }
+    }
+    names.sort_by_key(|n| n != "memory");
+    Ok(names)
+}
+
+/// Runs `cmd`, writing its standard output to `path`.
+fn capture(cmd: &mut Command, path: &Path) -> Result {
+    eprintln!("xtask: $ {} > {}", render(cmd), path.display());
+    let output = cmd
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", render(cmd)))?;
+    if !output.status.success() {
+        return Err(format!("{} failed ({})", render(cmd), output.status));
+    }
+    fs::write(path, &output.stdout).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn render(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// The standard output of a command, trimmed; `None` if it cannot run or fails.
+fn stdout_of(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// What the report says about the machine and the run.
+fn machine(opts: &Options) -> Vec<(String, String)> {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let git = stdout_of(
+        "git",
+        &[
+            "-C",
+            &root().to_string_lossy(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    )
+    .unwrap_or_else(|| "unknown".into());
+    let command = if opts.quick {
+        "cargo xtask bench --quick"
+    } else {
+        "cargo xtask bench"
+    };
+    vec![
+        ("command".into(), command.into()),
+        ("cpu".into(), model),
+        ("cores".into(), cores.to_string()),
+        ("memory".into(), mem),
+        (
+            "kernel".into(),
+            stdout_of("uname", &["-sr"]).unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "rustc".into(),
+            stdout_of("rustc", &["-V"]).unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "date".into(),
+            stdout_of("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
+        ),
+        ("git".into(), git),
+        ("quick".into(), opts.quick.to_string()),
+    ]
+}
+
+/// A `redis-server` of our own, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_redis(out: &Path) -> Result<Server> {
+    // A free port from the kernel, never the machine's own Redis on 6379.
+    let port = loop {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(|e| format!("no free port: {e}"))?;
+        let p = l.local_addr().map_err(|e| e.to_string())?.port();
+        if p != 6379 {
+            break p;
+        }
+    };
+    let dir = out.join("redis-data");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start redis-server: {e}"))?;
+    let server = Server { child, port, dir };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("redis-server did not start listening within 10 s".into());
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
+}
+
+/// The Redis sweeps: `redis-benchmark` (the server's own client, the
+/// ceiling), `cache-benches`' raw redis-rs loop when it exists, and
+/// `cachectl bench` through the cache-redis backend.
+fn redis(opts: &Options, target_dir: &Path, out: &Path) -> Result<Vec<(String, String)>> {
+    let version = stdout_of("redis-server", &["--version"])
+        .ok_or("redis-server is not installed (apt-get install redis-server)")?;
+    let server = start_redis(out)?;
+    let port = server.port.to_string();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let dir = out.join("redis");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let tasks = if opts.quick {
+        REDIS_TASKS_QUICK
+    } else {
+        REDIS_TASKS_FULL
+    };
+    let sizes = if opts.quick {
+        REDIS_SIZES_QUICK
+    } else {
+        REDIS_SIZES_FULL
+    };
+    let secs = if opts.quick { 1 } else { 3 };
+
+    // redis-benchmark: GET of 1 KiB values at each concurrency, and GET at
+    // 50 clients for each value size. It runs for a count of requests; aim
+    // at about `secs` seconds at ~50k requests/s per connection-ish.
+    let requests = if opts.quick { 20_000 } else { 100_000 };
+    for &c in tasks {
+        capture(
+            Command::new("redis-benchmark")
+                .args(["-h", "127.0.0.1", "-p", &port, "-t", "get,set"])
+                .args(["-c", &c.to_string(), "-n", &requests.to_string()])
+                .args(["-d", "1024", "-r", "10000", "--csv"]),
+            &dir.join(format!("redis-benchmark-c{c}-d1024.csv")),
+        )?;
+    }
+    for &d in sizes {
+        capture(
+            Command::new("redis-benchmark")
+                .args(["-h", "127.0.0.1", "-p", &port, "-t", "get,set"])
+                .args(["-c", "1", "-n", &(requests / 4).to_string()])
+                .args(["-d", &d.to_string(), "-r", "1000", "--csv"]),
+            &dir.join(format!("redis-benchmark-c1-d{d}.csv")),
+        )?;
+    }
+
+    // cachectl bench (the cache-redis backend), when it builds.
+    let mut lines = vec![("redis_server".to_string(), version)];
+    match run_cmd(cargo().args(["build", "--release", "-p", "cachectl"])) {
+        Ok(()) => {
+            let cachectl = target_dir.join("release").join("cachectl");
+            let mut runs: Vec<(String, u32, u64, f64)> = Vec::new();
+            for &c in tasks {
+                runs.push((format!("cachectl-c{c}-d1024-get"), c, 1024, 1.0));
+            }
+            for &d in sizes {
+                runs.push((format!("cachectl-c1-d{d}-get"), 1, d, 1.0));
+                runs.push((format!("cachectl-c1-d{d}-set"), 1, d, 0.0));
+            }
+            for (name, c, d, ratio) in runs {
+                let keys = if d >= 100 << 10 { 64 } else { 10_000 };
+                let r = capture(
+                    Command::new(&cachectl)
+                        .args(["--url", &url, "bench", "--json", "--quiet"])
+                        .args(["-c", &c.to_string(), "--value-size", &d.to_string()])
+                        .args(["-k", &keys.to_string(), "-r", &ratio.to_string()])
+                        .args(["-d", &format!("{secs}s")]),
+                    &dir.join(format!("{name}.json")),
+                );
+                if let Err(e) = r {
+                    lines.push(("missing".into(), format!("cachectl bench: {e}")));
+                    break;
+                }
+            }
+        }
+        Err(e) => lines.push(("missing".into(), format!("cachectl does not build: {e}"))),
+    }
+    // The raw redis-rs loop, once the benches package has one.
+    let raw = target_dir.join("release").join("redis-raw");
+    if raw.exists() {
+        let mut cmd = Command::new(&raw);
+        cmd.args(["--url", &url]);
+        if opts.quick {
+            cmd.arg("--quick");
+        }
+        if let Err(e) = capture(&mut cmd, &dir.join("raw-redis-rs.json")) {
+            lines.push(("missing".into(), format!("raw redis-rs loop: {e}")));
+        }
+    } else {
+        lines.push((
+            "missing".into(),
+            "raw redis-rs baseline loop not built yet".into(),
+        ));
+    }
+    drop(server);
+    Ok(lines)
+}
+
+/// Instruction counts of the memory backend's hot calls beside moka's, by
+/// callgrind (counts, not seconds: the same whatever else the machine does).
+fn profile(bin: &Path, out: &Path) -> Result {
+    stdout_of("valgrind", &["--version"]).ok_or("valgrind is not installed")?;
+    let dir = out.join("callgrind");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for case in [
+        "memory-get",
+        "moka-get",
+        "memory-sliding-get",
+        "memory-set",
+        "moka-set",
+    ] {
+        let data = dir.join(format!("{case}.out"));
+        run_cmd(
+            Command::new("valgrind")
+                .args(["--tool=callgrind", "--quiet", "--collect-atstart=no"])
+                .arg("--toggle-collect=*measured_loop*")
+                .arg(format!("--callgrind-out-file={}", data.display()))
+                .arg(bin)
+                .args([case, &PROFILE_CALLS.to_string()]),
+        )?;
+        capture(
+            Command::new("callgrind_annotate").args([
+                "--inclusive=yes",
+                "--threshold=99",
+                &data.to_string_lossy(),
+            ]),
+            &dir.join(format!("{case}.txt")),
+        )?;
+    }
+    Ok(())
 }
