@@ -52,6 +52,7 @@ fn setup() -> Setup {
     let (cache, raw) = rt.block_on(async {
         let cache = RedisCache::builder()
             .url(&url)
+            .pool_size(std::env::var("POOL").ok().and_then(|p| p.parse().ok()).unwrap_or(4))
             .build()
             .await
             .expect("cache");

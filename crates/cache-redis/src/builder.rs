@@ -10,7 +10,7 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, TlsCertificates};
 
 use crate::cache::{Backend, Inner, RedisCache};
 use crate::config::Target;
-use crate::conn::Manager;
+use crate::conn::{Lanes, Manager};
 use crate::errors;
 
 /// The most Redis stores in one key or one bulk value (`proto-max-bulk-len`).
@@ -267,7 +267,11 @@ impl RedisCacheBuilder {
             .build(manager)
             .await
             .map_err(errors::from_connect)?;
-        Ok(Backend::Pool { pool, last_error })
+        Ok(Backend::Pool {
+            pool,
+            lanes: Lanes::new(self.pool_size as usize),
+            last_error,
+        })
     }
 
     async fn cluster(&self, nodes: &[String]) -> Result<Backend> {

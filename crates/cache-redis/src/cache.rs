@@ -16,7 +16,7 @@ use redis::{RedisError, RedisResult, Script, ServerErrorKind, Value};
 
 use crate::builder::{RedisCacheBuilder, REDIS_MAX_BULK};
 use crate::config::Target;
-use crate::conn::{Conn, Manager};
+use crate::conn::{Conn, Lanes, Manager};
 use crate::errors;
 use crate::format::{self, StoredExpiry, ABSEXP, DATA, SLDEXP};
 use crate::scripts;
@@ -35,6 +35,7 @@ pub(crate) enum Backend {
     /// One server: a bb8 pool of multiplexed connections.
     Pool {
         pool: bb8::Pool<Manager>,
+        lanes: Lanes,
         last_error: Arc<Mutex<Option<RedisError>>>,
     },
     /// A cluster: one connection that routes by slot and reconnects itself.
@@ -237,10 +238,18 @@ impl RedisCache {
 
     /// A connection for one operation.
     async fn acquire(&self, op: &'static str) -> Result<Conn> {
-        let (pool, last_error) = match &self.inner.backend {
+        let (pool, lanes, last_error) = match &self.inner.backend {
             Backend::Cluster(c) => return Ok(Conn::Cluster(c.clone())),
-            Backend::Pool { pool, last_error } => (pool, last_error),
+            Backend::Pool {
+                pool,
+                lanes,
+                last_error,
+            } => (pool, lanes, last_error),
         };
+        let lane = lanes.pick();
+        if let Some(conn) = lanes.get(lane) {
+            return Ok(conn);
+        }
         // Skip connections an operation saw break: dropping their guard
         // makes bb8 discard them and connect anew.
         for _ in 0..=self.inner.pool_size {
@@ -249,6 +258,7 @@ impl RedisCache {
                 bb8::RunError::TimedOut => self.pool_timeout(op, last_error),
             })?;
             if let Some(conn) = Conn::from_pooled(&guard) {
+                lanes.put(lane, &conn);
                 return Ok(conn);
             }
         }
@@ -286,11 +296,22 @@ impl RedisCache {
         let mut retried = false;
         loop {
             let conn = self.acquire(op).await?;
-            let timeout = self.inner.command_timeout;
-            match tokio::time::timeout(timeout, f(conn.clone())).await {
-                Err(_) => return Err(errors::timed_out(op, timeout)),
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => {
+            let result = match conn {
+                // The connection's own response timeout bounds the reply.
+                Conn::Single { .. } => f(conn.clone()).await,
+                // The cluster connection may retry on other nodes: bound
+                // the whole operation.
+                Conn::Cluster(_) => {
+                    let timeout = self.inner.command_timeout;
+                    match tokio::time::timeout(timeout, f(conn.clone())).await {
+                        Ok(result) => result,
+                        Err(_) => return Err(errors::timed_out(op, timeout)),
+                    }
+                }
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) => {
                     if errors::breaks_connection(&e) {
                         conn.mark_broken();
                         if !retried && matches!(conn, Conn::Single { .. }) {
