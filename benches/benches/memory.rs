@@ -29,8 +29,9 @@ fn keys() -> Vec<String> {
 
 fn populated(kind: Kind, keys: &[String], v: &Bytes) -> Target {
     let t = Target::new(kind, CAPACITY);
-    for k in keys {
-        block_on(t.set(k, v.clone()));
+    // A value of its own per key, as in a real cache.
+    for (i, k) in keys.iter().enumerate() {
+        block_on(t.set(k, value(v.len(), i as u8)));
     }
     t
 }
@@ -103,8 +104,8 @@ fn sliding_get(c: &mut Criterion) {
 
     let memory = MemoryCache::builder().capacity_bytes(CAPACITY).build();
     let options = EntryOptions::new().sliding(window);
-    for k in &keys {
-        block_on(memory.set(k, v.clone(), &options)).expect("set");
+    for (i, k) in keys.iter().enumerate() {
+        block_on(memory.set(k, value(v.len(), i as u8), &options)).expect("set");
     }
     let mut i = 0;
     g.bench_function("memory", |b| {
@@ -118,8 +119,8 @@ fn sliding_get(c: &mut Criterion) {
         .max_capacity(1 << 24)
         .time_to_idle(window)
         .build();
-    for k in &keys {
-        moka.insert(k.clone(), v.clone());
+    for (i, k) in keys.iter().enumerate() {
+        moka.insert(k.clone(), value(v.len(), i as u8));
     }
     let mut i = 0;
     g.bench_function("moka_tti", |b| {

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use tokio::runtime::Runtime;
 
 use crate::results::LatencyPoint;
-use crate::{Target, XorShift};
+use crate::{value, Target, XorShift};
 
 /// Operations a task runs between looks at the clock; it yields to the
 /// scheduler after each batch, so many tasks on few threads interleave
@@ -28,16 +28,20 @@ pub struct Load {
     pub read_percent: u32,
 }
 
-/// Writes `value` under every key.
-pub fn populate(rt: &Runtime, target: &Target, keys: &[String], value: &Bytes) {
+/// Writes a value of `size` bytes under every key, each in an allocation
+/// of its own as in a real cache. (One `Bytes` shared by every key would
+/// put every get's reference-count increment on the same cache line, and
+/// the cores would contend for it: a benchmark artefact.)
+pub fn populate(rt: &Runtime, target: &Target, keys: &[String], size: usize) {
     rt.block_on(async {
-        for k in keys {
-            target.set(k, value.clone()).await;
+        for (i, k) in keys.iter().enumerate() {
+            target.set(k, value(size, i as u8)).await;
         }
     });
 }
 
-/// Runs `load` against `target` and returns operations per second.
+/// Runs `load` against `target` and returns operations per second. Sets
+/// write a fresh copy of `value`.
 pub fn throughput(
     rt: &Runtime,
     target: &Arc<Target>,
@@ -52,7 +56,7 @@ pub fn throughput(
             .map(|t| {
                 let target = Arc::clone(target);
                 let keys = Arc::clone(keys);
-                let value = value.clone();
+                let template = value.clone();
                 let read_percent = load.read_percent as usize;
                 tokio::spawn(async move {
                     let mut rng = XorShift::new(t as u64 + 1);
@@ -63,7 +67,10 @@ pub fn throughput(
                             if read_percent >= 100 || rng.below(100) < read_percent {
                                 black_box(target.get(k).await);
                             } else {
-                                target.set(k, value.clone()).await;
+                                // A fresh value per set, as a service
+                                // receives it (the same for every cache).
+                                let v = Bytes::copy_from_slice(&template);
+                                target.set(k, v).await;
                             }
                         }
                         ops += BATCH;

@@ -20,6 +20,11 @@ pub enum Kind {
     Moka,
     /// `RwLock<HashMap<String, Bytes>>` from std (baseline).
     RwLock,
+    /// No cache: a few hundred instructions of arithmetic per call and no
+    /// shared memory, so it scales with the cores that are actually free.
+    /// Run beside the others, it tells how much of the machine the
+    /// benchmark had (not in [`Kind::ALL`]).
+    Probe,
 }
 
 impl Kind {
@@ -32,6 +37,7 @@ impl Kind {
             Kind::Memory => "memory",
             Kind::Moka => "moka (raw)",
             Kind::RwLock => "RwLock<HashMap> (raw)",
+            Kind::Probe => "CPU probe",
         }
     }
 
@@ -41,6 +47,7 @@ impl Kind {
             Kind::Memory => "memory",
             Kind::Moka => "moka",
             Kind::RwLock => "rwlock",
+            Kind::Probe => "probe",
         }
     }
 }
@@ -57,6 +64,7 @@ impl FromStr for Kind {
     fn from_str(s: &str) -> Result<Self, String> {
         Kind::ALL
             .into_iter()
+            .chain([Kind::Probe])
             .find(|k| k.arg() == s)
             .ok_or_else(|| format!("unknown cache {s:?} (memory, moka, rwlock)"))
     }
@@ -70,6 +78,8 @@ pub enum Target {
     Moka(moka::sync::Cache<String, Bytes>),
     /// A `RwLock<HashMap>`, raw.
     RwLock(RwLock<HashMap<String, Bytes>>),
+    /// No cache; see [`Kind::Probe`].
+    Probe,
 }
 
 impl fmt::Debug for Target {
@@ -92,6 +102,7 @@ impl Target {
             // large enough that nothing is evicted in any benchmark.
             Kind::Moka => Target::Moka(moka::sync::Cache::new(1 << 24)),
             Kind::RwLock => Target::RwLock(RwLock::new(HashMap::new())),
+            Kind::Probe => Target::Probe,
         }
     }
 
@@ -101,6 +112,7 @@ impl Target {
             Target::Memory(_) => Kind::Memory,
             Target::Moka(_) => Kind::Moka,
             Target::RwLock(_) => Kind::RwLock,
+            Target::Probe => Kind::Probe,
         }
     }
 
@@ -110,6 +122,10 @@ impl Target {
             Target::Memory(c) => c.get(key).await.expect("memory get"),
             Target::Moka(c) => c.get(key),
             Target::RwLock(m) => m.read().expect("lock").get(key).cloned(),
+            Target::Probe => {
+                spin(key);
+                None
+            }
         }
     }
 
@@ -124,6 +140,18 @@ impl Target {
             Target::RwLock(m) => {
                 m.write().expect("lock").insert(key.to_owned(), value);
             }
+            Target::Probe => spin(key),
         }
     }
+}
+
+/// About a hundred nanoseconds of register-only arithmetic.
+fn spin(key: &str) {
+    let mut x = std::hint::black_box(key.len() as u64 | 1);
+    for _ in 0..256 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x);
 }

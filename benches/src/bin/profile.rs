@@ -39,8 +39,8 @@ fn main() -> ExitCode {
         "memory-sliding-get" => {
             let cache = MemoryCache::new();
             let options = EntryOptions::new().sliding(Duration::from_secs(300));
-            for k in &keys {
-                block_on(cache.set(k, v.clone(), &options)).expect("set");
+            for (i, k) in keys.iter().enumerate() {
+                block_on(cache.set(k, value(v.len(), i as u8), &options)).expect("set");
             }
             Op::Get(Target::Memory(cache))
         }
@@ -60,8 +60,9 @@ enum Op {
 
 fn populated(kind: Kind, keys: &[String], v: &Bytes) -> Target {
     let t = Target::new(kind, 1 << 30);
-    for k in keys {
-        block_on(t.set(k, v.clone()));
+    // A value of its own per key, as in a real cache.
+    for (i, k) in keys.iter().enumerate() {
+        block_on(t.set(k, value(v.len(), i as u8)));
     }
     t
 }

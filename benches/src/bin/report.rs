@@ -28,6 +28,8 @@ const REDIS_VS_BENCHMARK_MIN: f64 = 1.0;
 const REDIS_VS_RAW_MAX: f64 = 1.10;
 /// The concurrency of the redis-benchmark target.
 const REDIS_TARGET_TASKS: u32 = 50;
+/// The sweep's machine-availability probe (see `Kind::Probe`).
+const PROBE: &str = "CPU probe";
 
 type Res<T = ()> = Result<T, String>;
 
@@ -846,11 +848,13 @@ fn memory_sweep_section(sweep: &Sweep, perf: &Path, targets: &mut Vec<TargetRow>
         .collect();
     workloads.dedup();
     for (i, w) in workloads.iter().enumerate() {
-        let pts: Vec<&ThroughputPoint> = sweep
+        let all: Vec<&ThroughputPoint> = sweep
             .throughput
             .iter()
             .filter(|p| p.workload == *w)
             .collect();
+        let pts: Vec<&ThroughputPoint> =
+            all.iter().copied().filter(|p| p.target != PROBE).collect();
         let file = if i == 0 {
             "throughput-memory.svg".to_string()
         } else {
@@ -883,34 +887,68 @@ fn memory_sweep_section(sweep: &Sweep, perf: &Path, targets: &mut Vec<TargetRow>
                 .collect();
             let _ = writeln!(md, "| {t} | {} |", cells.join(" | "));
         }
-        // Scaling: 2 tasks over 1 task (on a runtime with one worker per core).
-        let scale = |n: &str| {
-            let at = |t: u32| pts.iter().find(|p| p.target == n && p.tasks == t);
-            match (at(1), at(2)) {
-                (Some(a), Some(b)) => (b.best() / a.best(), b.median() / a.median()),
-                _ => (f64::NAN, f64::NAN),
+        // Scaling: 2 tasks over 1 task, round by round, beside the probe
+        // (pure arithmetic: how much of the second core was free then).
+        let at = |n: &str, t: u32| all.iter().find(|p| p.target == n && p.tasks == t);
+        let round_ratio = |n: &str, r: usize| match (at(n, 1), at(n, 2)) {
+            (Some(a), Some(b)) => match (a.rounds.get(r), b.rounds.get(r)) {
+                (Some(x), Some(y)) if *x > 0.0 => y / x,
+                _ => f64::NAN,
+            },
+            _ => f64::NAN,
+        };
+        let rounds = at("memory", 1).map_or(0, |p| p.rounds.len());
+        let mut cols: Vec<String> = vec![PROBE.to_string()];
+        cols.extend(names.iter().cloned());
+        let _ = writeln!(
+            md,
+            "\n2 tasks over 1 task, round by round. The CPU probe is pure arithmetic \
+             with no shared memory: it reaches 2.0x only when the second core is free, \
+             so rounds where it falls short were disturbed by other processes.\n"
+        );
+        let _ = writeln!(md, "| round | {} |", cols.join(" | "));
+        let _ = writeln!(md, "|---:|{}", "---:|".repeat(cols.len()));
+        let mut quietest = (f64::MIN, 0usize);
+        for r in 0..rounds {
+            let probe = round_ratio(PROBE, r);
+            if probe.is_finite() && probe > quietest.0 {
+                quietest = (probe, r);
             }
+            let cells: Vec<String> = cols
+                .iter()
+                .map(|n| format!("{:.2}x", round_ratio(n, r)))
+                .collect();
+            let _ = writeln!(md, "| {} | {} |", r + 1, cells.join(" | "));
+        }
+        let best = |n: &str| match (at(n, 1), at(n, 2)) {
+            (Some(a), Some(b)) => b.best() / a.best(),
+            _ => f64::NAN,
         };
         let _ = writeln!(
             md,
-            "\n2 tasks over 1 task (best round; median round in brackets): {}\n",
-            names
-                .iter()
-                .map(|n| {
-                    let (b, m) = scale(n);
-                    format!("{n} {b:.2}x ({m:.2}x)")
-                })
+            "| best of rounds | {} |\n",
+            cols.iter()
+                .map(|n| format!("{:.2}x", best(n)))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(" | ")
         );
         if i == 0 {
-            let (b, m) = scale("memory");
+            let (probe, r) = quietest;
+            let m = if rounds > 0 {
+                round_ratio("memory", r)
+            } else {
+                f64::NAN
+            };
             targets.push(TargetRow {
                 what: format!("memory throughput, 2 threads vs 1 ({w})"),
-                measured: format!("best round {b:.2}x, median round {m:.2}x"),
-                ratio: b,
+                measured: format!(
+                    "{m:.2}x in the quietest round (round {}, CPU probe {probe:.2}x); best of rounds {:.2}x",
+                    r + 1,
+                    best("memory")
+                ),
+                ratio: m,
                 limit: format!("≥ {SCALING_MIN}x"),
-                pass: b.is_finite().then_some(b >= SCALING_MIN),
+                pass: m.is_finite().then_some(m >= SCALING_MIN),
             });
         }
     }

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     let plan = if quick {
         Plan {
             tasks: vec![1, 2, 8, 128],
-            rounds: 2,
+            rounds: 3,
             point: Duration::from_millis(200),
             sizes: vec![100, 10 << 10, 1 << 20],
             latency_time: Duration::from_millis(100),
@@ -46,8 +46,8 @@ fn main() -> ExitCode {
     } else {
         Plan {
             tasks: vec![1, 2, 4, 8, 16, 32, 64, 128],
-            rounds: 3,
-            point: Duration::from_secs(1),
+            rounds: 5,
+            point: Duration::from_millis(500),
             sizes: vec![100, 1 << 10, 10 << 10, 100 << 10, 1 << 20],
             latency_time: Duration::from_millis(500),
             latency_samples: 2_000_000,
@@ -91,9 +91,10 @@ fn throughput(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
     for (read_percent, workload) in [(100, "get 1 KiB"), (90, "90% get / 10% set, 1 KiB")] {
         let targets: Vec<Arc<Target>> = Kind::ALL
             .into_iter()
+            .chain([Kind::Probe])
             .map(|k| {
                 let t = Target::new(k, CAPACITY);
-                load::populate(rt, &t, &keys, &v);
+                load::populate(rt, &t, &keys, v.len());
                 Arc::new(t)
             })
             .collect();
@@ -110,6 +111,10 @@ fn throughput(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
         for _ in 0..plan.rounds {
             for &tasks in &plan.tasks {
                 for t in &targets {
+                    // The probe only where it tells something: 1 and 2 tasks.
+                    if t.kind() == Kind::Probe && tasks > 2 {
+                        continue;
+                    }
                     let l = Load {
                         tasks,
                         duration: plan.point,
@@ -145,7 +150,7 @@ fn latency(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
         let v = value(size, 9);
         for kind in Kind::ALL {
             let t = Target::new(kind, CAPACITY);
-            load::populate(rt, &t, &keys, &v);
+            load::populate(rt, &t, &keys, size);
             for op in [Op::Get, Op::Set] {
                 let p = load::latency(
                     rt,
