@@ -54,6 +54,14 @@ pub const DEFAULT_REAP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Bytes charged per entry on top of key and value, for moka's and this
 /// crate's bookkeeping, so the size limit tracks real memory use.
+///
+/// Measured (`cargo xtask bench`, footprint section of docs/performance.md;
+/// glibc malloc, moka 0.12.16): an entry costs about 460 bytes of resident
+/// memory beyond its key and value bytes: nine heap blocks (the value, the
+/// key, this crate's `Arc<Entry>` of 80 B, and moka's entry info, value
+/// entry, deque nodes, key `Arc` and hash bucket) plus the allocator's
+/// header and rounding on each. 160 undercounts that by about 300 B, so at
+/// 1 KiB values the limit lets resident memory reach about 1.25x itself.
 const ENTRY_OVERHEAD: u64 = 160;
 
 /// An in-process cache. Clones share the same entries.
