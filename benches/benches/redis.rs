@@ -41,18 +41,26 @@ struct Setup {
     sha: String,
 }
 
-fn setup() -> Setup {
+/// One task at a time runs on a current-thread runtime (the connection's
+/// driver and the loop share the thread, as in a latency-bound service);
+/// concurrent tasks on a 2-worker multi-thread runtime.
+fn setup(multi_thread: bool) -> Setup {
     let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
     let url = server.url();
     let (cache, raw) = rt.block_on(async {
         let cache = RedisCache::builder()
             .url(&url)
-            .pool_size(std::env::var("POOL").ok().and_then(|p| p.parse().ok()).unwrap_or(4))
             .build()
             .await
             .expect("cache");
@@ -134,7 +142,7 @@ where
 }
 
 fn per_operation(c: &mut Criterion) {
-    let setup = setup();
+    let setup = setup(false);
     let s = &setup;
     let v = value(1024, 1);
 
@@ -294,7 +302,7 @@ where
 }
 
 fn throughput(c: &mut Criterion) {
-    let setup = setup();
+    let setup = setup(true);
     let s = &setup;
     let v = value(1024, 5);
     populate(s, &v, &EntryOptions::new());
