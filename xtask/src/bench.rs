@@ -70,9 +70,9 @@ pub(crate) fn run(args: &[String]) -> Result {
     let crit_args: &[&str] = if opts.quick {
         &[
             "--warm-up-time",
-            "0.3",
+            "0.2",
             "--measurement-time",
-            "0.7",
+            "0.5",
             "--nresamples",
             "10000",
         ]

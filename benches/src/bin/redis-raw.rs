@@ -102,7 +102,9 @@ async fn run(url: &str, quick: bool) -> redis::RedisResult<Sweep> {
         populate(&con, &keys, &v).await?;
         for op in ["get", "set"] {
             let mut con = con.clone();
-            let mut hist = Histogram::<u64>::new(3).expect("valid precision");
+            let mut hist = // Bounded (1 ns .. 1 h): `saturating_record` clamps to the
+        // bounds instead of growing the histogram.
+        Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
             let mut rng = XorShift::new(5);
             let deadline = Instant::now() + Duration::from_secs(secs);
             while Instant::now() < deadline {

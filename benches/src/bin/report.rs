@@ -424,6 +424,17 @@ fn rate(x: f64) -> String {
     }
 }
 
+/// An axis tick on the (decimal) log scale of value sizes.
+fn tick_size(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.0} MB", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.0} kB", x / 1e3)
+    } else {
+        format!("{x:.0} B")
+    }
+}
+
 fn size(b: u64) -> String {
     if b >= 1 << 20 && b % (1 << 20) == 0 {
         format!("{} MiB", b >> 20)
@@ -824,7 +835,7 @@ fn latency_chart(path: &Path, title: &str, points: &[&LatencyPoint]) -> Res {
         x_desc: "value size (bytes)",
         y_desc: "latency",
         log_y: true,
-        x_fmt: &|x| size(x.round() as u64),
+        x_fmt: &tick_size,
         y_fmt: &ns,
     };
     chart(path, &axes, &series)
