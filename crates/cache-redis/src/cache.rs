@@ -12,11 +12,12 @@ use cache_abstractions::{
     Capabilities, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind, KeyLimit, Result,
 };
 use redis::cluster_async::ClusterConnection;
-use redis::{RedisError, RedisResult, Script, ServerErrorKind, Value};
+use redis::{RedisError, RedisResult, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value};
+use std::io::Write as _;
 
 use crate::builder::{RedisCacheBuilder, REDIS_MAX_BULK};
 use crate::config::Target;
-use crate::conn::{Conn, Lanes, Manager};
+use crate::conn::{Conn, Lanes, Lease, Manager};
 use crate::errors;
 use crate::format::{self, StoredExpiry, ABSEXP, DATA, SLDEXP};
 use crate::scripts;
@@ -107,6 +108,23 @@ impl fmt::Debug for RedisCache {
             .field("command_timeout", &i.command_timeout)
             .field("scripting", &i.scripting.load(Ordering::Relaxed))
             .finish_non_exhaustive()
+    }
+}
+
+/// A Redis key as one command argument: the instance name's bytes, then
+/// the key's, written straight into the command (no buffer of its own).
+#[derive(Clone, Copy)]
+struct RedisKey<'a> {
+    prefix: &'a [u8],
+    key: &'a str,
+}
+
+impl ToRedisArgs for RedisKey<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // The writer appends to the command's buffer in memory: it cannot fail.
+        let _ = arg.write_all(self.prefix);
+        let _ = arg.write_all(self.key.as_bytes());
     }
 }
 
@@ -227,19 +245,19 @@ impl RedisCache {
     }
 
     /// The Redis key: instance-name bytes, then key bytes (as .NET).
-    fn redis_key(&self, key: &str) -> Result<Vec<u8>> {
+    fn redis_key<'a>(&'a self, key: &'a str) -> Result<RedisKey<'a>> {
         self.inner.capabilities.validate_key(key)?;
-        let prefix = self.inner.instance_name.as_bytes();
-        let mut k = Vec::with_capacity(prefix.len() + key.len());
-        k.extend_from_slice(prefix);
-        k.extend_from_slice(key.as_bytes());
-        Ok(k)
+        Ok(RedisKey {
+            prefix: self.inner.instance_name.as_bytes(),
+            key,
+        })
     }
 
-    /// A connection for one operation.
-    async fn acquire(&self, op: &'static str) -> Result<Conn> {
+    /// A connection for one operation, and for a pooled one the lease
+    /// that lets the operation flag it as broken.
+    async fn acquire(&self, op: &'static str) -> Result<(Conn, Option<Lease>)> {
         let (pool, lanes, last_error) = match &self.inner.backend {
-            Backend::Cluster(c) => return Ok(Conn::Cluster(c.clone())),
+            Backend::Cluster(c) => return Ok((Conn::Cluster(c.clone()), None)),
             Backend::Pool {
                 pool,
                 lanes,
@@ -247,8 +265,8 @@ impl RedisCache {
             } => (pool, lanes, last_error),
         };
         let lane = lanes.pick();
-        if let Some(conn) = lanes.get(lane) {
-            return Ok(conn);
+        if let Some((conn, lease)) = lanes.get(lane) {
+            return Ok((conn, Some(lease)));
         }
         // Skip connections an operation saw break: dropping their guard
         // makes bb8 discard them and connect anew.
@@ -257,15 +275,21 @@ impl RedisCache {
                 bb8::RunError::User(e) => errors::from_redis(op, e),
                 bb8::RunError::TimedOut => self.pool_timeout(op, last_error),
             })?;
-            if let Some(conn) = Conn::from_pooled(&guard) {
-                lanes.put(lane, &conn);
-                return Ok(conn);
+            if let Some((conn, lease)) = lanes.put(lane, &guard) {
+                return Ok((conn, Some(lease)));
             }
         }
         Err(Error::new(
             ErrorKind::Connection,
             format!("redis {op}: no healthy connection in the pool"),
         ))
+    }
+
+    /// Flags a leased connection as broken.
+    fn mark_broken(&self, lease: Lease) {
+        if let Backend::Pool { lanes, .. } = &self.inner.backend {
+            lanes.mark_broken(lease);
+        }
     }
 
     fn pool_timeout(&self, op: &'static str, last: &Mutex<Option<RedisError>>) -> Error {
@@ -295,15 +319,15 @@ impl RedisCache {
     {
         let mut retried = false;
         loop {
-            let conn = self.acquire(op).await?;
+            let (conn, lease) = self.acquire(op).await?;
             let result = match conn {
                 // The connection's own response timeout bounds the reply.
-                Conn::Single { .. } => f(conn.clone()).await,
+                Conn::Single(_) => f(conn).await,
                 // The cluster connection may retry on other nodes: bound
                 // the whole operation.
                 Conn::Cluster(_) => {
                     let timeout = self.inner.command_timeout;
-                    match tokio::time::timeout(timeout, f(conn.clone())).await {
+                    match tokio::time::timeout(timeout, f(conn)).await {
                         Ok(result) => result,
                         Err(_) => return Err(errors::timed_out(op, timeout)),
                     }
@@ -312,9 +336,9 @@ impl RedisCache {
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    if errors::breaks_connection(&e) {
-                        conn.mark_broken();
-                        if !retried && matches!(conn, Conn::Single { .. }) {
+                    if let Some(lease) = lease.filter(|_| errors::breaks_connection(&e)) {
+                        self.mark_broken(lease);
+                        if !retried {
                             retried = true;
                             continue;
                         }
@@ -330,7 +354,7 @@ impl RedisCache {
     async fn read_and_slide(
         &self,
         op: &'static str,
-        key: &[u8],
+        key: RedisKey<'_>,
         with_data: bool,
     ) -> Result<Option<(StoredExpiry, Option<Vec<u8>>)>> {
         let now = now_ticks();
@@ -353,7 +377,7 @@ impl RedisCache {
     async fn slide_by_script(
         &self,
         op: &'static str,
-        key: &[u8],
+        key: RedisKey<'_>,
         now: i64,
         with_data: bool,
     ) -> std::result::Result<Raw, ScriptError> {
@@ -399,7 +423,7 @@ impl RedisCache {
     async fn slide_by_commands(
         &self,
         op: &'static str,
-        key: &[u8],
+        key: RedisKey<'_>,
         now: i64,
         with_data: bool,
     ) -> Result<Option<(StoredExpiry, Option<Vec<u8>>)>> {
@@ -441,7 +465,7 @@ impl RedisCache {
 
 impl RedisCache {
     /// A get by plain `HMGET` (see [`RedisCache::get`]'s read strategy).
-    async fn get_plain(&self, key: &[u8]) -> Result<Option<Bytes>> {
+    async fn get_plain(&self, key: RedisKey<'_>) -> Result<Option<Bytes>> {
         let now = now_ticks();
         let mut hmget = redis::cmd("HMGET");
         hmget.arg(key).arg(ABSEXP).arg(SLDEXP).arg(DATA);
@@ -499,9 +523,9 @@ impl DistributedCache for RedisCache {
         let key = self.redis_key(key)?;
         let streak = &self.inner.plain_streak;
         if self.uses_scripting() && streak.load(Ordering::Relaxed) >= PLAIN_AFTER {
-            return self.get_plain(&key).await;
+            return self.get_plain(key).await;
         }
-        let found = self.read_and_slide("get", &key, true).await?;
+        let found = self.read_and_slide("get", key, true).await?;
         match &found {
             Some((expiry, _)) if expiry.sldexp.is_some() => streak.store(0, Ordering::Relaxed),
             _ if streak.load(Ordering::Relaxed) < PLAIN_AFTER => {
@@ -532,9 +556,9 @@ impl DistributedCache for RedisCache {
         // (no TTL at all when there is none, which is what PERSIST gives).
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.cmd("DEL").arg(&key).ignore();
+        pipe.cmd("DEL").arg(key).ignore();
         pipe.cmd("HSET")
-            .arg(&key)
+            .arg(key)
             .arg(ABSEXP)
             .arg(&absexp)
             .arg(SLDEXP)
@@ -544,7 +568,7 @@ impl DistributedCache for RedisCache {
             .ignore();
         if let Some(ms) = ttl {
             // Resolved options lie in the future; never send 0 (it deletes).
-            pipe.cmd("PEXPIRE").arg(&key).arg(ms.max(1)).ignore();
+            pipe.cmd("PEXPIRE").arg(key).arg(ms.max(1)).ignore();
         }
         self.run("set", |mut c| {
             let pipe = &pipe;
@@ -555,13 +579,13 @@ impl DistributedCache for RedisCache {
 
     async fn refresh(&self, key: &str) -> Result<()> {
         let key = self.redis_key(key)?;
-        self.read_and_slide("refresh", &key, false).await.map(drop)
+        self.read_and_slide("refresh", key, false).await.map(drop)
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
         let key = self.redis_key(key)?;
         let mut del = redis::cmd("DEL");
-        del.arg(&key);
+        del.arg(key);
         self.run("remove", |mut c| {
             let del = &del;
             async move { del.query_async::<()>(&mut c).await }
@@ -572,10 +596,10 @@ impl DistributedCache for RedisCache {
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         let key = self.redis_key(key)?;
         let mut pipe = redis::pipe();
-        pipe.cmd("HMGET").arg(&key).arg(ABSEXP).arg(SLDEXP);
-        pipe.cmd("HEXISTS").arg(&key).arg(DATA);
-        pipe.cmd("HSTRLEN").arg(&key).arg(DATA);
-        pipe.cmd("PTTL").arg(&key);
+        pipe.cmd("HMGET").arg(key).arg(ABSEXP).arg(SLDEXP);
+        pipe.cmd("HEXISTS").arg(key).arg(DATA);
+        pipe.cmd("HSTRLEN").arg(key).arg(DATA);
+        pipe.cmd("PTTL").arg(key);
         let now = SystemTime::now();
         let replies: Vec<Value> = self
             .run("inspect", |mut c| {

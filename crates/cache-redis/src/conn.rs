@@ -13,7 +13,7 @@
 //! response timeouts or a TLS root certificate; [`Manager`] is the same
 //! small trait impl with those settings, plus a broken flag (see below).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -102,47 +102,16 @@ impl bb8::ManageConnection for Manager {
 /// or of the cluster connection.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    /// A clone of a pooled connection and that connection's broken flag.
-    Single {
-        conn: MultiplexedConnection,
-        broken: Arc<AtomicBool>,
-    },
+    /// A clone of a pooled connection.
+    Single(MultiplexedConnection),
     /// A clone of the cluster connection (it routes and reconnects itself).
     Cluster(ClusterConnection),
-}
-
-impl Conn {
-    /// Clones a pooled connection for one operation.
-    pub(crate) fn from_pooled(pooled: &Pooled) -> Option<Conn> {
-        if pooled.broken.load(Ordering::Relaxed) {
-            return None;
-        }
-        Some(Conn::Single {
-            conn: pooled.conn.clone(),
-            broken: Arc::clone(&pooled.broken),
-        })
-    }
-
-    /// Whether an operation saw the pooled connection this came from break.
-    pub(crate) fn is_broken(&self) -> bool {
-        match self {
-            Conn::Single { broken, .. } => broken.load(Ordering::Relaxed),
-            Conn::Cluster(_) => false,
-        }
-    }
-
-    /// Marks the pooled connection this came from as broken.
-    pub(crate) fn mark_broken(&self) {
-        if let Conn::Single { broken, .. } = self {
-            broken.store(true, Ordering::Relaxed);
-        }
-    }
 }
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Conn::Single { conn, .. } => conn.req_packed_command(cmd),
+            Conn::Single(conn) => conn.req_packed_command(cmd),
             Conn::Cluster(conn) => conn.req_packed_command(cmd),
         }
     }
@@ -154,14 +123,14 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Conn::Single { conn, .. } => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
-            Conn::Single { conn, .. } => conn.get_db(),
+            Conn::Single(conn) => conn.get_db(),
             Conn::Cluster(conn) => conn.get_db(),
         }
     }
@@ -171,19 +140,40 @@ impl ConnectionLike for Conn {
 /// stays in charge of which connections live (lifetime, replacement).
 const LANE_TTL: Duration = Duration::from_secs(1);
 
-/// A lane's clone and when it was checked out of the pool.
-type Cached = (Conn, Instant);
+/// A lane's connection, as checked out of the pool.
+struct Cached {
+    conn: MultiplexedConnection,
+    /// The pooled connection's flag (see [`Pooled`]).
+    broken: Arc<AtomicBool>,
+    since: Instant,
+    generation: u64,
+    /// Clones handed out; the age is read only every [`AGE_CHECK_EVERY`].
+    uses: u32,
+}
 
-/// Clones of pooled connections, cached per lane for [`LANE_TTL`].
+/// How often (in uses) a lane reads the clock to check its age: a clock
+/// read per operation shows in a profile; one per 256 does not.
+const AGE_CHECK_EVERY: u32 = 256;
+
+/// Which lane, and which of its connections, an operation used: enough to
+/// flag that very connection as broken later.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lease {
+    lane: usize,
+    generation: u64,
+}
+
+/// Clones of pooled connections, cached per lane for about [`LANE_TTL`].
 ///
 /// A bb8 checkout takes the pool's lock twice (out and back) and a few
-/// atomic reference counts; under many concurrent operations that costs
-/// about a quarter of the client's CPU per get. A lane hands out its clone
-/// under an uncontended lock instead; operations are spread over the lanes
-/// round-robin.
+/// atomic reference counts; under many concurrent operations that is a
+/// noticeable share of the client's CPU per get. A lane hands out a clone
+/// of its connection under a short lock instead; operations are spread
+/// over the lanes round-robin.
 pub(crate) struct Lanes {
     lanes: Box<[Mutex<Option<Cached>>]>,
     next: AtomicUsize,
+    generation: AtomicU64,
 }
 
 impl Lanes {
@@ -191,6 +181,7 @@ impl Lanes {
         Lanes {
             lanes: (0..count.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -200,20 +191,53 @@ impl Lanes {
     }
 
     /// A clone of the lane's connection, if it is fresh and not broken.
-    pub(crate) fn get(&self, lane: usize) -> Option<Conn> {
-        let slot = self.lanes.get(lane)?.lock().ok()?;
-        match &*slot {
-            Some((conn, since)) if !conn.is_broken() && since.elapsed() < LANE_TTL => {
-                Some(conn.clone())
-            }
-            _ => None,
+    pub(crate) fn get(&self, lane: usize) -> Option<(Conn, Lease)> {
+        let mut slot = self.lanes.get(lane)?.lock().ok()?;
+        let c = slot.as_mut()?;
+        c.uses = c.uses.wrapping_add(1);
+        let stale = c.uses % AGE_CHECK_EVERY == 0 && c.since.elapsed() >= LANE_TTL;
+        if stale || c.broken.load(Ordering::Relaxed) {
+            return None;
         }
+        Some((
+            Conn::Single(c.conn.clone()),
+            Lease {
+                lane,
+                generation: c.generation,
+            },
+        ))
     }
 
-    /// Caches `conn` (just checked out of the pool) in the lane.
-    pub(crate) fn put(&self, lane: usize, conn: &Conn) {
+    /// Caches a connection just checked out of the pool in the lane and
+    /// returns a clone; `None` if an operation already saw it break.
+    pub(crate) fn put(&self, lane: usize, pooled: &Pooled) -> Option<(Conn, Lease)> {
+        if pooled.broken.load(Ordering::Relaxed) {
+            return None;
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         if let Some(Ok(mut slot)) = self.lanes.get(lane).map(Mutex::lock) {
-            *slot = Some((conn.clone(), Instant::now()));
+            *slot = Some(Cached {
+                conn: pooled.conn.clone(),
+                broken: Arc::clone(&pooled.broken),
+                since: Instant::now(),
+                generation,
+                uses: 0,
+            });
+        }
+        Some((
+            Conn::Single(pooled.conn.clone()),
+            Lease { lane, generation },
+        ))
+    }
+
+    /// Flags the leased connection as broken (bb8 then replaces it) and
+    /// empties its lane, unless the lane has moved on to another one.
+    pub(crate) fn mark_broken(&self, lease: Lease) {
+        if let Some(Ok(mut slot)) = self.lanes.get(lease.lane).map(Mutex::lock) {
+            if let Some(c) = slot.as_ref().filter(|c| c.generation == lease.generation) {
+                c.broken.store(true, Ordering::Relaxed);
+                *slot = None;
+            }
         }
     }
 }
