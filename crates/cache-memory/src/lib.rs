@@ -44,7 +44,7 @@ use cache_abstractions::{
 };
 use moka::sync::Cache;
 
-use entry::{to_nanos, Entry};
+use entry::{to_nanos, Stored};
 
 /// The default size limit: 200 MiB of keys, values and bookkeeping.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 200 * 1024 * 1024;
@@ -52,17 +52,17 @@ pub const DEFAULT_CAPACITY_BYTES: u64 = 200 * 1024 * 1024;
 /// How often an idle cache is swept for expired entries by default.
 pub const DEFAULT_REAP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Bytes charged per entry on top of key and value, for moka's and this
-/// crate's bookkeeping, so the size limit tracks real memory use.
+/// Bytes charged per entry on top of key and value, so the size limit
+/// tracks resident memory.
 ///
-/// Measured (`cargo xtask bench`, footprint section of docs/performance.md;
-/// glibc malloc, moka 0.12.16): an entry costs about 460 bytes of resident
-/// memory beyond its key and value bytes: nine heap blocks (the value, the
-/// key, this crate's `Arc<Entry>` of 80 B, and moka's entry info, value
-/// entry, deque nodes, key `Arc` and hash bucket) plus the allocator's
-/// header and rounding on each. 160 undercounts that by about 300 B, so at
-/// 1 KiB values the limit lets resident memory reach about 1.25x itself.
-const ENTRY_OVERHEAD: u64 = 160;
+/// Measured with `benches/src/bin/footprint.rs` (100k entries of 1 KiB,
+/// glibc malloc, moka 0.12): about 425 bytes of resident memory per entry
+/// beyond its key and value bytes: moka's own blocks (entry info, value
+/// entry, deque nodes, key `Arc`, hash bucket), the key and value
+/// allocations' headers and rounding. Entries without a sliding window live
+/// inline in moka's value slot (see [`Stored`]); a sliding entry adds one
+/// shared block of about 80 bytes, which this figure leaves out.
+const ENTRY_OVERHEAD: u64 = 424;
 
 /// An in-process cache. Clones share the same entries.
 #[derive(Clone)]
@@ -71,7 +71,7 @@ pub struct MemoryCache {
 }
 
 struct Inner {
-    entries: Cache<String, Arc<Entry>>,
+    entries: Cache<String, Stored>,
     clock: Arc<dyn Clock>,
     capabilities: Capabilities,
     capacity: u64,
@@ -124,8 +124,11 @@ impl MemoryCache {
     }
 
     /// The entry under `key` if alive now; restarts its sliding window when `touch`.
-    fn live(&self, key: &str, touch: bool) -> Option<Arc<Entry>> {
+    fn live(&self, key: &str, touch: bool) -> Option<Stored> {
         let entry = self.inner.entries.get(key)?;
+        if entry.never_expires() {
+            return Some(entry);
+        }
         let now = to_nanos(self.inner.clock.now());
         if !entry.is_alive(now) {
             // Invisible now (rule 11); moka's timer reclaims it. Removing it
@@ -143,7 +146,7 @@ impl MemoryCache {
 impl DistributedCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner.capabilities.validate_key(key)?;
-        Ok(self.live(key, true).map(|e| e.value.clone()))
+        Ok(self.live(key, true).map(Stored::into_value))
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
@@ -152,7 +155,7 @@ impl DistributedCache for MemoryCache {
         let now = self.inner.clock.now();
         let expiry = options.resolve(now)?;
         caps.validate_value(value.len())?;
-        let entry = Arc::new(Entry::new(value, expiry, now));
+        let entry = Stored::new(value, expiry, now);
         self.inner.entries.insert(key.to_owned(), entry);
         Ok(())
     }
@@ -242,7 +245,7 @@ impl MemoryCacheBuilder {
         };
         let entries = Cache::builder()
             .max_capacity(self.capacity)
-            .weigher(|k: &String, e: &Arc<Entry>| weight(k.len(), e.value.len()))
+            .weigher(|k: &String, e: &Stored| weight(k.len(), e.value().len()))
             .expire_after(policy)
             .build();
         let max_value = self.capacity.saturating_sub(ENTRY_OVERHEAD);
@@ -272,21 +275,21 @@ fn weight(key_len: usize, value_len: usize) -> u32 {
 }
 
 /// Tells moka when an entry may be reclaimed. Visibility is decided by
-/// [`Entry::is_alive`] against the cache's clock; this only has to keep
+/// [`Stored::is_alive`] against the cache's clock; this only has to keep
 /// moka from dropping an entry before that deadline.
 struct ExpiryPolicy {
     clock: Arc<dyn Clock>,
 }
 
-impl moka::Expiry<String, Arc<Entry>> for ExpiryPolicy {
-    fn expire_after_create(&self, _: &String, e: &Arc<Entry>, _: Instant) -> Option<Duration> {
+impl moka::Expiry<String, Stored> for ExpiryPolicy {
+    fn expire_after_create(&self, _: &String, e: &Stored, _: Instant) -> Option<Duration> {
         e.time_to_live(to_nanos(self.clock.now()))
     }
 
     fn expire_after_update(
         &self,
         _: &String,
-        e: &Arc<Entry>,
+        e: &Stored,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
@@ -297,18 +300,19 @@ impl moka::Expiry<String, Arc<Entry>> for ExpiryPolicy {
     fn expire_after_read(
         &self,
         _: &String,
-        e: &Arc<Entry>,
+        e: &Stored,
         _: Instant,
         remaining: Option<Duration>,
         _: Instant,
     ) -> Option<Duration> {
-        match e.window_from(to_nanos(self.clock.now())) {
-            // A sliding read may extend the entry by up to one window.
-            Some(window) => match (remaining, window) {
-                (Some(r), Some(w)) => Some(r.max(w)),
-                _ => None,
-            },
-            None => remaining,
+        if !matches!(e, Stored::Sliding(_)) {
+            // Reads never change a fixed entry's expiry: skip the clock.
+            return remaining;
+        }
+        // A sliding read may extend the entry by up to one window.
+        match (remaining, e.window_from(to_nanos(self.clock.now()))) {
+            (Some(r), Some(w)) => Some(r.max(w)),
+            _ => None,
         }
     }
 }

@@ -6,20 +6,19 @@
 //! is dropped, because dropping the reaper drops the channel it waits on.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use moka::sync::Cache;
 
-use crate::entry::Entry;
+use crate::entry::Stored;
 
 pub(crate) struct Reaper {
     _stop: Sender<()>,
 }
 
 impl Reaper {
-    pub(crate) fn spawn(entries: Cache<String, Arc<Entry>>, every: Duration) -> Reaper {
+    pub(crate) fn spawn(entries: Cache<String, Stored>, every: Duration) -> Reaper {
         let (stop, stopped) = mpsc::channel::<()>();
         let every = every.max(Duration::from_millis(10));
         let spawned = thread::Builder::new()
