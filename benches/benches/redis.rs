@@ -13,7 +13,10 @@
 //! the cache (or the one raw connection) and run gets of 1 KiB hits; the
 //! reported rate is operations per second over all tasks.
 //!
-//! Run with `cargo bench -p cache-benches --bench redis`.
+//! Run with `cargo bench -p cache-benches --bench redis`. With `-- --ratio`
+//! it instead measures the cache's get throughput against raw `HMGET` at 1
+//! and 50 tasks in alternating slices (robust to a busy machine) and prints
+//! the ratios.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -24,7 +27,7 @@ use cache_abstractions::{DistributedCache, EntryOptions};
 use cache_benches::{key, value};
 use cache_redis::RedisCache;
 use cache_testkit::redis_server::RedisServer;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use redis::aio::MultiplexedConnection;
 use redis::{Script, Value};
 use tokio::runtime::Runtime;
@@ -361,4 +364,91 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = per_operation, throughput
 }
-criterion_main!(benches);
+
+/// Gets per second of `tasks` tasks running `op` for `slice`.
+fn rate<F, Fut>(rt: &Runtime, tasks: usize, slice: Duration, op: Arc<F>) -> (u64, Duration)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let op = Arc::clone(&op);
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while start.elapsed() < slice {
+                        op((t * 7919 + done as usize) & (KEYS - 1)).await;
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for h in handles {
+            total += h.await.expect("task");
+        }
+        (total, start.elapsed())
+    })
+}
+
+/// `--ratio`: the cache's get throughput over raw `HMGET`'s at 1 and 50
+/// tasks, measured in alternating 250 ms slices (20 of each) so that both
+/// see the same background load on a shared machine. Prints one line per
+/// concurrency.
+fn ratio() {
+    let setup = setup(true);
+    let s = &setup;
+    populate(s, &value(1024, 5), &EntryOptions::new());
+    let keys = Arc::new(s.keys.clone());
+    let slice = Duration::from_millis(250);
+    for tasks in [1usize, 50] {
+        let cache = Arc::clone(&s.cache);
+        let k = Arc::clone(&keys);
+        let cache_op = Arc::new(move |i: usize| {
+            let cache = Arc::clone(&cache);
+            let k = Arc::clone(&k);
+            async move {
+                black_box(cache.get(&k[i]).await.expect("get"));
+            }
+        });
+        let raw = s.raw.clone();
+        let k = Arc::clone(&keys);
+        let raw_op = Arc::new(move |i: usize| {
+            let mut conn = raw.clone();
+            let k = Arc::clone(&k);
+            async move {
+                black_box(raw_hmget(&mut conn, &k[i]).await);
+            }
+        });
+        // Warm both up (the cache settles on plain HMGET reads).
+        rate(&s.rt, tasks, slice, Arc::clone(&cache_op));
+        rate(&s.rt, tasks, slice, Arc::clone(&raw_op));
+        let (mut c_ops, mut c_time, mut r_ops, mut r_time) = (0, Duration::ZERO, 0, Duration::ZERO);
+        for _ in 0..20 {
+            let (n, t) = rate(&s.rt, tasks, slice, Arc::clone(&cache_op));
+            c_ops += n;
+            c_time += t;
+            let (n, t) = rate(&s.rt, tasks, slice, Arc::clone(&raw_op));
+            r_ops += n;
+            r_time += t;
+        }
+        let c = c_ops as f64 / c_time.as_secs_f64();
+        let r = r_ops as f64 / r_time.as_secs_f64();
+        println!(
+            "get 1 KiB, {tasks} task(s): cache {c:.0} ops/s, raw HMGET {r:.0} ops/s, cache/raw {:.3}",
+            c / r
+        );
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--ratio") {
+        ratio();
+    } else {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
+}
