@@ -38,6 +38,7 @@ const KEYS: usize = 1024;
 struct Setup {
     rt: Runtime,
     _server: RedisServer,
+    port: u16,
     cache: Arc<RedisCache>,
     raw: MultiplexedConnection,
     keys: Vec<String>,
@@ -82,6 +83,7 @@ fn setup(multi_thread: bool) -> Setup {
         .to_string();
     Setup {
         rt,
+        port: server.port(),
         _server: server,
         cache,
         raw,
@@ -402,6 +404,16 @@ fn ratio() {
     let setup = setup(true);
     let s = &setup;
     populate(s, &value(1024, 5), &EntryOptions::new());
+    // The key redis-benchmark's GET reads.
+    let mut raw = s.raw.clone();
+    s.rt.block_on(async {
+        let () = redis::cmd("SET")
+            .arg("key:__rand_int__")
+            .arg(&value(1024, 6)[..])
+            .query_async(&mut raw)
+            .await
+            .expect("set redis-benchmark's key");
+    });
     let keys = Arc::new(s.keys.clone());
     let slice = Duration::from_millis(250);
     for tasks in [1usize, 50] {
@@ -427,13 +439,18 @@ fn ratio() {
         rate(&s.rt, tasks, slice, Arc::clone(&cache_op));
         rate(&s.rt, tasks, slice, Arc::clone(&raw_op));
         let (mut c_ops, mut c_time, mut r_ops, mut r_time) = (0, Duration::ZERO, 0, Duration::ZERO);
-        for _ in 0..20 {
+        let mut bench_rates = Vec::new();
+        for round in 0..20 {
             let (n, t) = rate(&s.rt, tasks, slice, Arc::clone(&cache_op));
             c_ops += n;
             c_time += t;
             let (n, t) = rate(&s.rt, tasks, slice, Arc::clone(&raw_op));
             r_ops += n;
             r_time += t;
+            // redis-benchmark in the same alternation, every fourth round.
+            if tasks == 50 && round % 4 == 0 {
+                bench_rates.extend(redis_benchmark_get(s.port));
+            }
         }
         let c = c_ops as f64 / c_time.as_secs_f64();
         let r = r_ops as f64 / r_time.as_secs_f64();
@@ -441,7 +458,35 @@ fn ratio() {
             "get 1 KiB, {tasks} task(s): cache {c:.0} ops/s, raw HMGET {r:.0} ops/s, cache/raw {:.3}",
             c / r
         );
+        if !bench_rates.is_empty() {
+            let b = bench_rates.iter().sum::<f64>() / bench_rates.len() as f64;
+            println!(
+                "redis-benchmark -t get -c 50 -d 1024: {b:.0} requests/s; cache/redis-benchmark {:.2}, raw/redis-benchmark {:.2}",
+                c / b,
+                r / b
+            );
+        }
     }
+}
+
+/// One `redis-benchmark -t get -c 50 -d 1024` run against the bench's
+/// server (its key holds a 1 KiB value); `None` if it is not installed.
+fn redis_benchmark_get(port: u16) -> Option<f64> {
+    let out = std::process::Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "get", "-c", "50", "-d", "1024", "-n", "50000", "-q"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("requests per second"))?;
+    last.split_whitespace()
+        .rev()
+        .skip_while(|w| *w != "requests")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
 }
 
 fn main() {
