@@ -65,8 +65,24 @@ pub(crate) fn run(args: &[String]) -> Result {
     let mut env_lines = machine(&opts);
     env_lines.push(("load_before".into(), loadavg()));
 
-    // 1. Criterion.
+    // 0. Build everything first, then run the built executables directly,
+    //    so a commit landing mid-run cannot mix two versions of the code in
+    //    one report (`cargo bench` would rebuild between bench targets).
     let mut missing: Vec<String> = Vec::new();
+    let benches = bench_executables()?;
+    run_cmd(cargo().args(["build", "--release", "-p", "cache-benches", "--bins"]))?;
+    let cachectl_built = match run_cmd(cargo().args(["build", "--release", "-p", "cachectl"])) {
+        Ok(()) => true,
+        Err(e) => {
+            missing.push(format!("cachectl does not build: {e}"));
+            false
+        }
+    };
+    env_lines.push(("git".into(), git_state()));
+    let built = Instant::now();
+    let mut stages = vec![format!("builds {:.0} s", started.elapsed().as_secs_f64())];
+
+    // 1. Criterion.
     let crit_args: &[&str] = if opts.quick {
         &[
             "--warm-up-time",
@@ -79,10 +95,10 @@ pub(crate) fn run(args: &[String]) -> Result {
     } else {
         &["--warm-up-time", "2", "--measurement-time", "5"]
     };
-    for bench in bench_targets()? {
+    for (bench, exe) in &benches {
         let result = run_cmd(
-            cargo()
-                .args(["bench", "-p", "cache-benches", "--bench", &bench, "--"])
+            Command::new(exe)
+                .arg("--bench")
                 .args(crit_args)
                 .env("CRITERION_HOME", out.join("criterion")),
         );
@@ -97,14 +113,10 @@ pub(crate) fn run(args: &[String]) -> Result {
         }
     }
 
-    let mut stages = vec![format!(
-        "criterion {:.0} s",
-        started.elapsed().as_secs_f64()
-    )];
+    stages.push(format!("criterion {:.0} s", built.elapsed().as_secs_f64()));
     let mark = Instant::now();
 
     // 2. Sweeps and footprint.
-    run_cmd(cargo().args(["build", "--release", "-p", "cache-benches", "--bins"]))?;
     let bin = |name: &str| target_dir.join("release").join(name);
     let mut sweep = Command::new(bin("sweep"));
     if opts.quick {
@@ -123,7 +135,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     let mark = Instant::now();
 
     // 3. Redis.
-    match redis(&opts, &target_dir, &out) {
+    match redis(&opts, &target_dir, &out, cachectl_built) {
         Ok(mut lines) => env_lines.append(&mut lines),
         Err(e) => {
             eprintln!("xtask: Redis part skipped: {e}");
@@ -184,29 +196,80 @@ pub(crate) fn run(args: &[String]) -> Result {
     Ok(())
 }
 
-/// The `[[bench]]` targets of the benches package, `memory` first.
-fn bench_targets() -> Result<Vec<String>> {
-    let manifest = root().join("benches").join("Cargo.toml");
-    let text = fs::read_to_string(&manifest)
-        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-    let mut names = Vec::new();
-    let mut in_bench = false;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_bench = line == "[[bench]]";
-        } else if in_bench {
-            if let Some(v) = line.strip_prefix("name") {
-                let name = v
-                    .trim_start()
-                    .trim_start_matches('=')
-                    .trim()
-                    .trim_matches('"');
-                names.push(name.to_string());
-            }
+/// Builds the criterion benches of the benches package and returns each
+/// bench target's name and executable, `memory` first.
+fn bench_executables() -> Result<Vec<(String, PathBuf)>> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench",
+        "-p",
+        "cache-benches",
+        "--benches",
+        "--no-run",
+        "--message-format=json",
+    ]);
+    eprintln!("xtask: $ {}", render(&cmd));
+    let output = cmd
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo bench --no-run: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("building the benches failed ({})", output.status));
+    }
+    // One JSON object a line; std only, so pick the two fields by hand.
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut found: Vec<(String, PathBuf)> = text
+        .lines()
+        .filter(|l| {
+            l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"kind\":[\"bench\"]")
+        })
+        .filter_map(|l| {
+            let name = json_str(l, "\"name\":\"")?;
+            let exe = json_str(l, "\"executable\":\"")?;
+            Some((name, PathBuf::from(exe)))
+        })
+        .collect();
+    found.sort_by_key(|(n, _)| (n != "memory", n.clone()));
+    found.dedup_by(|a, b| a.0 == b.0);
+    if !found.iter().any(|(n, _)| n == "memory") {
+        return Err("no `memory` bench executable was built".into());
+    }
+    Ok(found)
+}
+
+/// The string value following `key` (e.g. `"name":"`) in one line of
+/// cargo's JSON; cargo escapes only quotes and backslashes in these fields.
+fn json_str(line: &str, key: &str) -> Option<String> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
         }
     }
-    names.sort_by_key(|n| n != "memory");
-    Ok(names)
+    None
+}
+
+/// The commit, and whether the working tree differs from it in tracked
+/// files (other work in progress in a shared tree).
+fn git_state() -> String {
+    let dir = root().to_string_lossy().into_owned();
+    let head = stdout_of("git", &["-C", &dir, "rev-parse", "--short", "HEAD"])
+        .unwrap_or_else(|| "unknown".into());
+    let dirty = stdout_of(
+        "git",
+        &["-C", &dir, "status", "--porcelain", "--untracked-files=no"],
+    )
+    .map_or(0, |s| s.lines().count());
+    if dirty == 0 {
+        head
+    } else {
+        format!("{head} (built with {dirty} tracked file(s) differing from it in the working tree)")
+    }
 }
 
 /// Runs `cmd`, writing its standard output to `path`.
@@ -263,17 +326,6 @@ fn machine(opts: &Options) -> Vec<(String, String)> {
                 .map(|v| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into());
-    let git = stdout_of(
-        "git",
-        &[
-            "-C",
-            &root().to_string_lossy(),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ],
-    )
-    .unwrap_or_else(|| "unknown".into());
     let command = if opts.quick {
         "cargo xtask bench --quick"
     } else {
@@ -296,7 +348,6 @@ fn machine(opts: &Options) -> Vec<(String, String)> {
             "date".into(),
             stdout_of("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
         ),
-        ("git".into(), git),
         ("quick".into(), opts.quick.to_string()),
     ]
 }
@@ -351,7 +402,12 @@ fn start_redis(out: &Path) -> Result<Server> {
 /// The Redis sweeps: `redis-benchmark` (the server's own client, the
 /// ceiling), `cache-benches`' raw redis-rs loop when it exists, and
 /// `cachectl bench` through the cache-redis backend.
-fn redis(opts: &Options, target_dir: &Path, out: &Path) -> Result<Vec<(String, String)>> {
+fn redis(
+    opts: &Options,
+    target_dir: &Path,
+    out: &Path,
+    cachectl_built: bool,
+) -> Result<Vec<(String, String)>> {
     let version = stdout_of("redis-server", &["--version"])
         .ok_or("redis-server is not installed (apt-get install redis-server)")?;
     let server = start_redis(out)?;
@@ -396,34 +452,31 @@ fn redis(opts: &Options, target_dir: &Path, out: &Path) -> Result<Vec<(String, S
 
     // cachectl bench (the cache-redis backend), when it builds.
     let mut lines = vec![("redis_server".to_string(), version)];
-    match run_cmd(cargo().args(["build", "--release", "-p", "cachectl"])) {
-        Ok(()) => {
-            let cachectl = target_dir.join("release").join("cachectl");
-            let mut runs: Vec<(String, u32, u64, f64)> = Vec::new();
-            for &c in tasks {
-                runs.push((format!("cachectl-c{c}-d1024-get"), c, 1024, 1.0));
-            }
-            for &d in sizes {
-                runs.push((format!("cachectl-c1-d{d}-get"), 1, d, 1.0));
-                runs.push((format!("cachectl-c1-d{d}-set"), 1, d, 0.0));
-            }
-            for (name, c, d, ratio) in runs {
-                let keys = if d >= 100 << 10 { 64 } else { 10_000 };
-                let r = capture(
-                    Command::new(&cachectl)
-                        .args(["--url", &url, "bench", "--json", "--quiet"])
-                        .args(["-c", &c.to_string(), "--value-size", &d.to_string()])
-                        .args(["-k", &keys.to_string(), "-r", &ratio.to_string()])
-                        .args(["-d", &format!("{secs}s")]),
-                    &dir.join(format!("{name}.json")),
-                );
-                if let Err(e) = r {
-                    lines.push(("missing".into(), format!("cachectl bench: {e}")));
-                    break;
-                }
+    if cachectl_built {
+        let cachectl = target_dir.join("release").join("cachectl");
+        let mut runs: Vec<(String, u32, u64, f64)> = Vec::new();
+        for &c in tasks {
+            runs.push((format!("cachectl-c{c}-d1024-get"), c, 1024, 1.0));
+        }
+        for &d in sizes {
+            runs.push((format!("cachectl-c1-d{d}-get"), 1, d, 1.0));
+            runs.push((format!("cachectl-c1-d{d}-set"), 1, d, 0.0));
+        }
+        for (name, c, d, ratio) in runs {
+            let keys = if d >= 100 << 10 { 64 } else { 10_000 };
+            let r = capture(
+                Command::new(&cachectl)
+                    .args(["--url", &url, "bench", "--json", "--quiet"])
+                    .args(["-c", &c.to_string(), "--value-size", &d.to_string()])
+                    .args(["-k", &keys.to_string(), "-r", &ratio.to_string()])
+                    .args(["-d", &format!("{secs}s")]),
+                &dir.join(format!("{name}.json")),
+            );
+            if let Err(e) = r {
+                lines.push(("missing".into(), format!("cachectl bench: {e}")));
+                break;
             }
         }
-        Err(e) => lines.push(("missing".into(), format!("cachectl does not build: {e}"))),
     }
     // The raw redis-rs loop, once the benches package has one.
     let raw = target_dir.join("release").join("redis-raw");
@@ -469,11 +522,8 @@ fn profile(bin: &Path, out: &Path) -> Result {
                 .args([case, &PROFILE_CALLS.to_string()]),
         )?;
         capture(
-            Command::new("callgrind_annotate").args([
-                "--inclusive=yes",
-                "--threshold=99",
-                &data.to_string_lossy(),
-            ]),
+            // Exclusive counts: each function's own instructions.
+            Command::new("callgrind_annotate").args(["--threshold=99", &data.to_string_lossy()]),
             &dir.join(format!("{case}.txt")),
         )?;
     }

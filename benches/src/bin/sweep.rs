@@ -24,6 +24,8 @@ use cache_benches::{key, value, Kind, Target};
 const CAPACITY: u64 = 4 << 30;
 
 struct Plan {
+    scaling_pairs: usize,
+    scaling_window: Duration,
     tasks: Vec<usize>,
     rounds: usize,
     point: Duration,
@@ -36,8 +38,10 @@ fn main() -> ExitCode {
     let quick = std::env::args().skip(1).any(|a| a == "--quick");
     let plan = if quick {
         Plan {
+            scaling_pairs: 6,
+            scaling_window: Duration::from_millis(50),
             tasks: vec![1, 2, 8, 128],
-            rounds: 3,
+            rounds: 2,
             point: Duration::from_millis(200),
             sizes: vec![100, 10 << 10, 1 << 20],
             latency_time: Duration::from_millis(100),
@@ -45,8 +49,10 @@ fn main() -> ExitCode {
         }
     } else {
         Plan {
+            scaling_pairs: 40,
+            scaling_window: Duration::from_millis(100),
             tasks: vec![1, 2, 4, 8, 16, 32, 64, 128],
-            rounds: 5,
+            rounds: 3,
             point: Duration::from_millis(500),
             sizes: vec![100, 1 << 10, 10 << 10, 100 << 10, 1 << 20],
             latency_time: Duration::from_millis(500),
@@ -70,6 +76,11 @@ fn main() -> ExitCode {
         "tokio multi-thread runtime, {workers} worker threads; throughput: {} round(s) of {:?} per point, interleaved; latency: one task, up to {:?} or {} calls per point",
         plan.rounds, plan.point, plan.latency_time, plan.latency_samples
     ));
+    sweep.notes.push(format!(
+        "scaling: {} pairs of {:?} windows (1 task, then 2 tasks) per cache, interleaved",
+        plan.scaling_pairs, plan.scaling_window
+    ));
+    scaling(&rt, &plan, &mut sweep);
     throughput(&rt, &plan, &mut sweep);
     latency(&rt, &plan, &mut sweep);
     match serde_json::to_string_pretty(&sweep) {
@@ -84,6 +95,61 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workload name of the scaling measurement (the report looks for it).
+const SCALING: &str = "scaling: get 1 KiB";
+
+/// One task against two, in many short windows, each 1-task window right
+/// before its 2-task one and the caches (and the CPU probe) taking turns:
+/// other processes on the machine come and go in bursts, and short,
+/// adjacent windows let both sides of a pair see the same machine.
+fn scaling(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
+    const KEYS: usize = 10_000;
+    let keys = Arc::new((0..KEYS).map(key).collect::<Vec<_>>());
+    let v = value(1024, 7);
+    let targets: Vec<Arc<Target>> = Kind::ALL
+        .into_iter()
+        .chain([Kind::Probe])
+        .map(|k| {
+            let t = Target::new(k, CAPACITY);
+            load::populate(rt, &t, &keys, v.len());
+            Arc::new(t)
+        })
+        .collect();
+    let mut points: Vec<ThroughputPoint> = Vec::new();
+    for t in &targets {
+        for tasks in [1u32, 2] {
+            points.push(ThroughputPoint {
+                target: t.kind().name().to_string(),
+                workload: SCALING.to_string(),
+                tasks,
+                rounds: Vec::new(),
+            });
+        }
+    }
+    for _ in 0..plan.scaling_pairs {
+        for (i, t) in targets.iter().enumerate() {
+            for (j, tasks) in [1usize, 2].into_iter().enumerate() {
+                let l = Load {
+                    tasks,
+                    duration: plan.scaling_window,
+                    read_percent: 100,
+                };
+                let ops = load::throughput(rt, t, &keys, &v, &l);
+                points[i * 2 + j].rounds.push(ops);
+            }
+        }
+    }
+    for p in &points {
+        eprintln!(
+            "sweep: {SCALING}: {} x{}: best {:.0} ops/s",
+            p.target,
+            p.tasks,
+            p.best()
+        );
+    }
+    sweep.throughput.extend(points);
+}
+
 fn throughput(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
     const KEYS: usize = 10_000;
     let keys = Arc::new((0..KEYS).map(key).collect::<Vec<_>>());
@@ -91,7 +157,6 @@ fn throughput(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
     for (read_percent, workload) in [(100, "get 1 KiB"), (90, "90% get / 10% set, 1 KiB")] {
         let targets: Vec<Arc<Target>> = Kind::ALL
             .into_iter()
-            .chain([Kind::Probe])
             .map(|k| {
                 let t = Target::new(k, CAPACITY);
                 load::populate(rt, &t, &keys, v.len());
@@ -111,10 +176,6 @@ fn throughput(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
         for _ in 0..plan.rounds {
             for &tasks in &plan.tasks {
                 for t in &targets {
-                    // The probe only where it tells something: 1 and 2 tasks.
-                    if t.kind() == Kind::Probe && tasks > 2 {
-                        continue;
-                    }
                     let l = Load {
                         tasks,
                         duration: plan.point,
