@@ -1132,7 +1132,7 @@ fn footprint_section(f: &[Footprint], targets: &mut Vec<TargetRow>) -> String {
                     k.per_entry() - v.per_entry(),
                 ));
                 rows.push((
-                    "this crate: `Arc<Entry>` and expiry policy (memory − raw moka)".into(),
+                    "the backend's own entry and expiry data (memory − raw moka)".into(),
                     m.per_entry() - k.per_entry(),
                 ));
             }
