@@ -63,8 +63,16 @@ impl ConnectionString {
     /// …) are accepted and ignored. Errors never quote a value.
     pub fn parse(s: &str) -> Result<Self> {
         let trimmed = s.trim();
-        let lower = trimmed.get(..12).unwrap_or("").to_ascii_lowercase();
-        if lower.starts_with("sqlserver://") || lower.starts_with("mssql://") {
+        // Compare bytes: a multi-byte character near the start (in a URL's
+        // password, say) must not send a URL down the ADO.NET path, whose
+        // errors would quote it.
+        let starts_with = |prefix: &str| {
+            trimmed
+                .as_bytes()
+                .get(..prefix.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(prefix.as_bytes()))
+        };
+        if starts_with("sqlserver://") || starts_with("mssql://") {
             return parse_url(trimmed);
         }
         let mut b = Builder::default();
@@ -237,9 +245,11 @@ fn pairs(s: &str) -> Result<Vec<(String, String)>> {
                     if key.trim().is_empty() {
                         return Ok(out);
                     }
+                    // The text is not quoted: it is as likely the tail of an
+                    // unquoted password holding a ';' as a keyword.
                     return Err(Error::config(format!(
-                        "connection string: keyword {:?} has no '=' and value",
-                        key.trim()
+                        "connection string: segment {} has no '=' and value",
+                        out.len() + 1
                     )));
                 }
                 Some(';') if key.trim().is_empty() => {
@@ -248,8 +258,8 @@ fn pairs(s: &str) -> Result<Vec<(String, String)>> {
                 }
                 Some(';') => {
                     return Err(Error::config(format!(
-                        "connection string: keyword {:?} has no '=' and value",
-                        key.trim()
+                        "connection string: segment {} has no '=' and value",
+                        out.len() + 1
                     )))
                 }
                 Some('=') if chars.get(i + 1) == Some(&'=') => {
@@ -690,6 +700,18 @@ mod tests {
         }
         let e = ConnectionString::parse("Server=h;Password='hunter2").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        // An unquoted password holding ';': its tail is not a keyword, and
+        // the error must not quote it.
+        let e = ConnectionString::parse("Server=h;Password=hun;ter2").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(!e.to_string().contains("ter2"), "{e}");
+        // A URL with a multi-byte character near its start is still a URL,
+        // and its password stays out of the error.
+        for url in ["mssql://u:p\u{e4}ss@", "sqlserver://\u{e4}:p\u{e4}ss@"] {
+            let e = ConnectionString::parse(url).unwrap_err();
+            assert!(!e.to_string().contains("p\u{e4}ss"), "{e}");
+            assert!(e.to_string().contains("URL"), "{e}");
+        }
         assert_eq!(
             ConnectionString::parse("Server=h;Integrated Security=true")
                 .unwrap_err()
