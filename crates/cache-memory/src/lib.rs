@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cache_abstractions::{
-    async_trait, Bytes, Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Result,
-    SystemClock,
+    async_trait, Bytes, Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error,
+    ErrorKind, Result, SystemClock,
 };
 use moka::sync::Cache;
 
@@ -155,6 +155,18 @@ impl DistributedCache for MemoryCache {
         let now = self.inner.clock.now();
         let expiry = options.resolve(now)?;
         caps.validate_value(value.len())?;
+        // moka never keeps an entry heavier than the whole capacity: it
+        // would be dropped at once and `set` would seem to have worked.
+        if u64::from(weight(key.len(), value.len())) > self.inner.capacity {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "key and value ({} bytes) with the per-entry overhead exceed this cache's capacity of {} bytes",
+                    key.len().saturating_add(value.len()),
+                    self.inner.capacity
+                ),
+            ));
+        }
         let entry = Stored::new(value, expiry, now);
         self.inner.entries.insert(key.to_owned(), entry);
         Ok(())
@@ -217,8 +229,9 @@ impl Default for MemoryCacheBuilder {
 
 impl MemoryCacheBuilder {
     /// The size limit in bytes (keys, values and a fixed per-entry overhead).
-    /// Past it, entries are evicted by moka's TinyLFU policy. A value that
-    /// cannot fit at all is rejected by `set` with `Unsupported`.
+    /// Past it, entries are evicted by moka's TinyLFU policy. An entry that
+    /// cannot fit at all (key, value and overhead over the limit) is
+    /// rejected by `set` with `Unsupported`.
     pub fn capacity_bytes(mut self, bytes: u64) -> Self {
         self.capacity = bytes;
         self

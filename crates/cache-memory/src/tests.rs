@@ -156,3 +156,28 @@ fn weight_saturates() {
     assert_eq!(weight(usize::MAX, usize::MAX), u32::MAX);
     assert_eq!(weight(3, 5), 3 + 5 + ENTRY_OVERHEAD as u32);
 }
+
+#[tokio::test]
+async fn entry_that_cannot_fit_with_its_key_is_rejected_not_dropped() {
+    // The value alone fits (capacity - overhead), but key + value + overhead
+    // is over the limit: moka would never keep it, so `set` must say so
+    // instead of succeeding and losing the entry (rule 1).
+    let cache = MemoryCache::builder()
+        .capacity_bytes(ENTRY_OVERHEAD + 100)
+        .reap_interval(None)
+        .build();
+    let value = Bytes::from(vec![7u8; 100]);
+    let err = cache
+        .set("key", value.clone(), &EntryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    // Exactly at the limit is stored and read back.
+    let fits = value.slice(..97);
+    cache
+        .set("key", fits.clone(), &EntryOptions::new())
+        .await
+        .unwrap();
+    cache.run_pending_tasks();
+    assert_eq!(cache.get("key").await.unwrap(), Some(fits));
+}
