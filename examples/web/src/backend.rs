@@ -105,21 +105,40 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "<connection string>".to_string();
     };
+    // The user info ends at the last '@': a password may hold an unescaped
+    // '/', '?' or '#', which would otherwise end the authority early and
+    // leave the rest of the password in the message.
+    let mut out = format!("{scheme}://");
+    let rest = match rest.rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let (user, hidden) = match userinfo.split_once(':') {
+                Some((u, _)) => (u, ":***"),
+                None => (userinfo, ""),
+            };
+            if user.contains(['/', '?', '#', ';']) {
+                // Not a plain `user:password@`: show nothing of it.
+                return format!("{scheme}://***");
+            }
+            out.push_str(user);
+            out.push_str(hidden);
+            out.push('@');
+            &rest[at + 1..]
+        }
+        None => rest,
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
+    out.push_str(authority);
     // Query parameters may carry passwords too (`?pass=`, `;password=`).
-    let tail = match tail.find(['?', ';']) {
-        Some(i) => format!("{}?***", &tail[..i]),
-        None => tail.to_string(),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let hidden = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{hidden}@{host}{tail}")
+    match tail.find(['?', ';']) {
+        Some(i) => {
+            out.push_str(&tail[..i]);
+            out.push_str("?***");
         }
-        None => format!("{scheme}://{authority}{tail}"),
+        None => out.push_str(tail),
     }
+    out
 }
 
 #[cfg(test)]
@@ -147,6 +166,21 @@ mod tests {
             "<connection string>"
         );
         assert_eq!(redact("redis://host:6380"), "redis://host:6380");
+        // Unescaped '/', '?', '#' in a password do not end the user info.
+        for url in [
+            "redis://:pa/s3cret@host:6380/0",
+            "redis://u:pa?s3cret@host",
+            "rediss://u:pa#s3cret@host/1",
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains("s3cret"), "{url} -> {shown}");
+            assert!(shown.contains(":***@host"), "{url} -> {shown}");
+        }
+        // An '@' in a query is not user info; the query is still hidden.
+        assert_eq!(
+            redact("redis+unix:///s?user=a@b&pass=s3cret"),
+            "redis+unix://***"
+        );
         assert_eq!(redact("memory://"), "memory://");
     }
 
