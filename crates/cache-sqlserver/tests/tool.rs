@@ -138,3 +138,17 @@ fn unreachable_server_exits_1_without_the_password() {
     assert!(!err.contains("Sup3rSecret!"), "{err}");
     assert!(!text(&out.stdout).contains("Sup3rSecret!"));
 }
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_argument_exits_2_without_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(env!("CARGO_BIN_EXE_sql-cache"))
+        .args(["script", "dbo"])
+        .arg(std::ffi::OsStr::from_bytes(b"Cache\xff"))
+        .output()
+        .expect("the sql-cache binary runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -105,6 +105,12 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 rest.len()
             )),
         },
+        // Never echo something that looks like a connection string (the
+        // command left out, or the arguments in the wrong order): it may
+        // hold a password.
+        other if other.contains(['=', ';']) => {
+            Err("unknown command (the first argument must be create or script)".into())
+        }
         other => Err(format!("unknown command {other:?}")),
     }
 }
@@ -120,7 +126,14 @@ fn failure(message: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `std::env::args` panics on an argument that is not UTF-8.
+    let args: Option<Vec<String>> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string().ok())
+        .collect();
+    let Some(args) = args else {
+        return usage_error("an argument is not valid UTF-8");
+    };
     let command = match parse(&args) {
         Ok(c) => c,
         Err(message) => return usage_error(&message),
@@ -258,6 +271,9 @@ mod tests {
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad:?}");
         }
+        // The command left out: the connection string is not echoed.
+        let e = parse(&args(&["Server=h;Password=hunter2", "dbo", "t"])).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
         assert_eq!(parse(&args(&["script", "--help"])), Ok(Command::Help));
     }
 }
