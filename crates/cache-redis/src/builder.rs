@@ -10,7 +10,7 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, TlsCertificates};
 
 use crate::cache::{Backend, Inner, RedisCache};
 use crate::config::Target;
-use crate::conn::{Lanes, Manager};
+use crate::conn::{FailureSink, Lanes, Manager};
 use crate::errors;
 
 /// The most Redis stores in one key or one bulk value (`proto-max-bulk-len`).
@@ -152,6 +152,12 @@ impl RedisCacheBuilder {
     }
 
     /// The longest wait for a connection, new or pooled (default 5 s).
+    ///
+    /// A connect attempt that fails outright (refused, reset, TLS or
+    /// authentication failure) fails the operation waiting for it at once,
+    /// without waiting out this timeout; the next operation tries again.
+    /// Only a connect that hangs (say, a server that accepts the socket but
+    /// never answers) takes the whole timeout, and ends in `Timeout`.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -261,11 +267,17 @@ impl RedisCacheBuilder {
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.command_timeout));
         let manager = Manager::new(client, config);
-        let last_error = manager.last_error();
+        let sink = FailureSink::new();
+        let failures = sink.source();
         let pool = bb8::Pool::builder()
             .max_size(self.pool_size)
             // One connection made up front proves the settings work.
             .min_idle(Some(1))
+            // A refused connect fails the operation waiting for it (and
+            // `build`) at once instead of being retried until the connect
+            // timeout; the next operation tries again (see `conn`).
+            .retry_connection(false)
+            .error_sink(Box::new(sink))
             // A health check per checkout would double the round trips;
             // broken connections are flagged by the operations instead.
             .test_on_check_out(false)
@@ -276,7 +288,7 @@ impl RedisCacheBuilder {
         Ok(Backend::Pool {
             pool,
             lanes: Lanes::new(self.pool_size as usize),
-            last_error,
+            failures,
         })
     }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -17,7 +17,7 @@ use std::io::Write as _;
 
 use crate::builder::{RedisCacheBuilder, REDIS_MAX_BULK};
 use crate::config::Target;
-use crate::conn::{Conn, Lanes, Lease, Manager};
+use crate::conn::{Conn, ConnectFailures, FailureSource, Lanes, Lease, Manager};
 use crate::errors;
 use crate::format::{self, StoredExpiry, ABSEXP, DATA, SLDEXP};
 use crate::scripts;
@@ -37,7 +37,8 @@ pub(crate) enum Backend {
     Pool {
         pool: bb8::Pool<Manager>,
         lanes: Lanes,
-        last_error: Arc<Mutex<Option<RedisError>>>,
+        /// Failed connects, to fail an operation waiting for one at once.
+        failures: FailureSource,
     },
     /// A cluster: one connection that routes by slot and reconnects itself.
     Cluster(ClusterConnection),
@@ -256,25 +257,34 @@ impl RedisCache {
     /// A connection for one operation, and for a pooled one the lease
     /// that lets the operation flag it as broken.
     async fn acquire(&self, op: &'static str) -> Result<(Conn, Option<Lease>)> {
-        let (pool, lanes, last_error) = match &self.inner.backend {
+        let (pool, lanes, failures) = match &self.inner.backend {
             Backend::Cluster(c) => return Ok((Conn::Cluster(c.clone()), None)),
             Backend::Pool {
                 pool,
                 lanes,
-                last_error,
-            } => (pool, lanes, last_error),
+                failures,
+            } => (pool, lanes, failures),
         };
         let lane = lanes.pick();
         if let Some((conn, lease)) = lanes.get(lane) {
             return Ok((conn, Some(lease)));
         }
+        // Off the hot path from here (a lane refills about once a second).
+        // Subscribe before asking the pool, so that the failure of a
+        // connect bb8 starts for this checkout is seen: bb8 itself would
+        // report it only as a timeout, once `connect_timeout` is over.
+        let mut connect_failures = ConnectFailures::subscribe(failures);
         // Skip connections an operation saw break: dropping their guard
         // makes bb8 discard them and connect anew.
         for _ in 0..=self.inner.pool_size {
-            let guard = pool.get().await.map_err(|e| match e {
-                bb8::RunError::User(e) => errors::from_redis(op, e),
-                bb8::RunError::TimedOut => self.pool_timeout(op, last_error),
-            })?;
+            let guard = tokio::select! {
+                biased;
+                got = pool.get() => got.map_err(|e| match e {
+                    bb8::RunError::User(e) => errors::from_connect_in(op, e),
+                    bb8::RunError::TimedOut => self.pool_timeout(op, failures),
+                })?,
+                e = connect_failures.next() => return Err(errors::from_connect_in(op, e)),
+            };
             if let Some((conn, lease)) = lanes.put(lane, &guard) {
                 return Ok((conn, Some(lease)));
             }
@@ -292,9 +302,10 @@ impl RedisCache {
         }
     }
 
-    fn pool_timeout(&self, op: &'static str, last: &Mutex<Option<RedisError>>) -> Error {
+    /// bb8 gave up waiting: say why if a connect attempt failed.
+    fn pool_timeout(&self, op: &'static str, failures: &FailureSource) -> Error {
         let timeout = self.inner.connect_timeout;
-        let cause = last.lock().ok().and_then(|l| l.clone());
+        let cause = failures.borrow().clone();
         match cause {
             Some(e) if !e.is_timeout() => Error::new(
                 ErrorKind::Connection,

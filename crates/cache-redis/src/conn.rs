@@ -12,7 +12,19 @@
 //! bb8-redis's manager is not used because it cannot carry the connect and
 //! response timeouts or a TLS root certificate; [`Manager`] is the same
 //! small trait impl with those settings, plus a broken flag (see below).
+//!
+//! Failing fast: the pool is built with `retry_connection(false)`, so a
+//! refused connect is not retried inside bb8 until the connect timeout
+//! runs out; and since bb8 lets a waiting checkout find out about a failed
+//! connect only when its own timeout expires, an operation that has to
+//! wait for a new connection also listens to [`ConnectFailures`] and fails
+//! with the first one ([`FailureSink`] says why bb8's error sink carries
+//! them). The next operation asks bb8 again, which starts a
+//! new connect: that is how the same cache recovers when the server is
+//! back. All of this is off the hot path: an operation that finds its lane
+//! filled never touches the pool.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +32,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
+use tokio::sync::watch;
 
 /// A pooled multiplexed connection and whether an operation saw it break.
 ///
@@ -36,27 +49,74 @@ pub(crate) struct Pooled {
 pub(crate) struct Manager {
     client: Client,
     config: AsyncConnectionConfig,
-    /// The last connect failure, so a pool timeout can say why.
-    last_error: Arc<Mutex<Option<RedisError>>>,
 }
 
 impl Manager {
     pub(crate) fn new(client: Client, config: AsyncConnectionConfig) -> Manager {
-        Manager {
-            client,
-            config,
-            last_error: Arc::default(),
-        }
+        Manager { client, config }
+    }
+}
+
+/// Where failed connect attempts are announced (the last one stays, so a
+/// pool timeout can say why).
+pub(crate) type FailureSource = Arc<watch::Sender<Option<RedisError>>>;
+
+/// bb8's error sink: announces each connect attempt that bb8 gave up on.
+///
+/// bb8 calls it after it has released the attempt's place in the pool, so
+/// an operation that hears of the failure and stops waiting leaves no
+/// pending attempt behind: the next operation's checkout starts a new one.
+/// (Announcing from [`Manager`]'s `connect` instead would race with that
+/// release, and a checkout in between would wait, without any attempt
+/// under way, for bb8's timeout.)
+#[derive(Clone)]
+pub(crate) struct FailureSink(FailureSource);
+
+impl FailureSink {
+    pub(crate) fn new() -> FailureSink {
+        FailureSink(Arc::new(watch::Sender::new(None)))
     }
 
-    /// A handle on the last connect failure.
-    pub(crate) fn last_error(&self) -> Arc<Mutex<Option<RedisError>>> {
-        Arc::clone(&self.last_error)
+    pub(crate) fn source(&self) -> FailureSource {
+        Arc::clone(&self.0)
+    }
+}
+
+impl fmt::Debug for FailureSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FailureSink")
+    }
+}
+
+impl bb8::ErrorSink<RedisError> for FailureSink {
+    fn sink(&self, error: RedisError) {
+        self.0.send_replace(Some(error));
     }
 
-    fn record(&self, e: &RedisError) {
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(e.clone());
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<RedisError>> {
+        Box::new(self.clone())
+    }
+}
+
+/// A subscription to failed connect attempts, made before asking the pool
+/// for a connection so that a connect bb8 starts for it is seen.
+pub(crate) struct ConnectFailures(watch::Receiver<Option<RedisError>>);
+
+impl ConnectFailures {
+    pub(crate) fn subscribe(source: &FailureSource) -> ConnectFailures {
+        ConnectFailures(source.subscribe())
+    }
+
+    /// The next connect failure after the subscription was made.
+    pub(crate) async fn next(&mut self) -> RedisError {
+        loop {
+            if self.0.changed().await.is_err() {
+                // The pool is gone; the pool's own future decides.
+                return std::future::pending().await;
+            }
+            if let Some(e) = self.0.borrow_and_update().clone() {
+                return e;
+            }
         }
     }
 }
@@ -66,20 +126,14 @@ impl bb8::ManageConnection for Manager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<Pooled, RedisError> {
-        match self
+        let conn = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
-            .await
-        {
-            Ok(conn) => Ok(Pooled {
-                conn,
-                broken: Arc::default(),
-            }),
-            Err(e) => {
-                self.record(&e);
-                Err(e)
-            }
-        }
+            .await?;
+        Ok(Pooled {
+            conn,
+            broken: Arc::default(),
+        })
     }
 
     async fn is_valid(&self, pooled: &mut Pooled) -> Result<(), RedisError> {

@@ -84,6 +84,20 @@ pub(crate) fn from_connect(e: RedisError) -> Error {
     Error::new(kind, format!("redis connect failed ({})", e.category())).with_source(e)
 }
 
+/// The cache error for an operation whose connect attempt failed: as
+/// [`from_connect`], naming the operation.
+pub(crate) fn from_connect_in(op: &'static str, e: RedisError) -> Error {
+    let kind = match classify(&e) {
+        ErrorKind::Backend | ErrorKind::CorruptEntry => ErrorKind::Connection,
+        kind => kind,
+    };
+    Error::new(
+        kind,
+        format!("redis {op}: cannot connect ({})", e.category()),
+    )
+    .with_source(e)
+}
+
 /// The cache error for an operation that ran out of its time budget.
 pub(crate) fn timed_out(op: &'static str, after: std::time::Duration) -> Error {
     Error::new(

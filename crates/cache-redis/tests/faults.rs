@@ -1,4 +1,5 @@
 //! Faults and configurations: a server killed mid-operation and restarted,
+//! refused connects failing at once,
 //! a hung server, scripting disabled (renamed commands, ACL), NOSCRIPT after
 //! SCRIPT FLUSH, one round trip per sliding get (INFO commandstats), ACL
 //! users and passwords kept out of errors, unix sockets, database indexes,
@@ -107,6 +108,89 @@ async fn killed_mid_operation_then_restarted_same_instance_recovers() {
     }
 }
 
+/// A refused connect fails the operation waiting for it at once, not when
+/// the connect timeout runs out (bb8 alone would retry until then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connect_fails_at_once_and_the_same_instance_recovers() {
+    // Long timeouts, so an operation that waited for one is caught.
+    const LONG: Duration = Duration::from_secs(5);
+    // Generous: a refused connect on loopback takes microseconds.
+    const PROMPT: Duration = Duration::from_secs(1);
+    let mut server = RedisServer::start();
+    for pool_size in [1, 3] {
+        let cache = Arc::new(
+            RedisCache::builder()
+                .url(&server.url())
+                .pool_size(pool_size)
+                .connect_timeout(LONG)
+                .command_timeout(LONG)
+                .build()
+                .await
+                .unwrap(),
+        );
+        let sliding = EntryOptions::new().sliding(Duration::from_secs(60));
+        cache.set("k", "v".into(), &sliding).await.unwrap();
+        server.stop();
+        // Several rounds: the first meets the dead pooled connection, the
+        // later ones an empty pool whose connects are refused.
+        for round in 0..3 {
+            for op in ["get", "set", "refresh", "remove"] {
+                let started = Instant::now();
+                let result = match op {
+                    "get" => cache.get("k").await.map(drop),
+                    "set" => cache.set("k", "w".into(), &sliding).await,
+                    "refresh" => cache.refresh("k").await,
+                    _ => cache.remove("k").await,
+                };
+                let took = started.elapsed();
+                let err = result.expect_err("the server is down");
+                assert_eq!(
+                    err.kind(),
+                    ErrorKind::Connection,
+                    "pool {pool_size}, round {round}, {op}: {err}"
+                );
+                assert!(
+                    took < PROMPT,
+                    "pool {pool_size}, round {round}, {op} took {took:?}: {err}"
+                );
+            }
+        }
+        // Many operations waiting at once all fail promptly too.
+        let started = Instant::now();
+        let burst = (0..20).map(|i| {
+            let cache = Arc::clone(&cache);
+            async move { cache.get(&format!("b{i}")).await }
+        });
+        for r in futures::future::join_all(burst).await {
+            assert_eq!(r.unwrap_err().kind(), ErrorKind::Connection);
+        }
+        let took = started.elapsed();
+        assert!(took < PROMPT, "pool {pool_size}: a burst took {took:?}");
+
+        server.restart();
+        // The same instance works again; the server is up, so the first
+        // try should do, but allow a busy machine a moment.
+        let deadline = Instant::now() + LONG;
+        loop {
+            match cache.set("k", "again".into(), &sliding).await {
+                Ok(()) => break,
+                Err(e) if Instant::now() < deadline => {
+                    assert!(is_outage(e.kind()), "{e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("pool {pool_size}: no recovery after the restart: {e}"),
+            }
+        }
+        assert_eq!(
+            cache.get("k").await.unwrap().as_deref(),
+            Some(&b"again"[..])
+        );
+        cache.refresh("k").await.unwrap();
+        cache.remove("k").await.unwrap();
+        assert_eq!(cache.get("k").await.unwrap(), None);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_server_times_out_within_the_command_timeout() {
     let server = RedisServer::start();
@@ -144,6 +228,29 @@ async fn unreachable_server_fails_fast_at_connect() {
         .unwrap_err();
     assert!(is_outage(err.kind()), "{err}");
     assert!(started.elapsed() < CONNECT + Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_times_out_at_connect() {
+    // Accepts connections (the kernel completes the handshake) and never
+    // answers: a connect attempt hangs rather than being refused.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = Instant::now();
+    let err = RedisCache::builder()
+        .url(&format!("redis://127.0.0.1:{port}/"))
+        .connect_timeout(CONNECT)
+        .command_timeout(COMMAND)
+        .build()
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(
+        took < CONNECT + COMMAND + Duration::from_secs(2),
+        "took {took:?}"
+    );
+    drop(silent);
 }
 
 /// INFO commandstats as command -> calls.
