@@ -175,8 +175,10 @@ impl Config {
                 None => (arg.clone(), None),
             };
             let Some(setting) = SETTINGS.iter().find(|s| s.flag == flag) else {
+                // Only the flag: a mistyped `--cache_url=redis://:pw@h`
+                // must not print the password.
                 return Err(ConfigError::Invalid(format!(
-                    "unknown argument '{arg}' (see --help)"
+                    "unknown argument '{flag}' (see --help)"
                 )));
             };
             let value = match inline {
@@ -301,5 +303,9 @@ mod tests {
             );
         }
         assert!(matches!(parse(&["--help"], &[]), Err(ConfigError::Help)));
+        // A mistyped flag with an inline URL: the password is not echoed.
+        let e = parse(&["--cache_url=redis://:s3cret@h"], &[]).unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().contains("--cache_url"), "{e}");
     }
 }

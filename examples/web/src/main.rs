@@ -28,7 +28,16 @@ use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+    // `std::env::args` would panic on an argument that is not UTF-8.
+    let args: Option<Vec<String>> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string().ok())
+        .collect();
+    let Some(args) = args else {
+        eprintln!("cache-example-web: an argument is not valid UTF-8 (see --help)");
+        return ExitCode::from(2);
+    };
+    let config = match Config::from_args(args, |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(ConfigError::Help) => {
             print!("{}", config::usage());

@@ -487,3 +487,18 @@ fn bad_requests_get_json_errors() {
     }
     assert_eq!(s.product(1)["cache"], "miss");
 }
+
+/// A command-line argument that is not UTF-8 is a usage error, not a panic.
+#[cfg(unix)]
+#[test]
+fn non_utf8_argument_exits_2_without_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(BIN)
+        .arg("--name")
+        .arg(std::ffi::OsStr::from_bytes(b"a\xff"))
+        .output()
+        .expect("the example binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
