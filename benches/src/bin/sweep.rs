@@ -26,6 +26,7 @@ const CAPACITY: u64 = 4 << 30;
 struct Plan {
     scaling_pairs: usize,
     scaling_window: Duration,
+    scaling_cap: Duration,
     tasks: Vec<usize>,
     rounds: usize,
     point: Duration,
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Plan {
             scaling_pairs: 6,
             scaling_window: Duration::from_millis(50),
+            scaling_cap: Duration::from_secs(8),
             tasks: vec![1, 2, 8, 128],
             rounds: 2,
             point: Duration::from_millis(200),
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Plan {
             scaling_pairs: 40,
             scaling_window: Duration::from_millis(100),
+            scaling_cap: Duration::from_secs(240),
             tasks: vec![1, 2, 4, 8, 16, 32, 64, 128],
             rounds: 3,
             point: Duration::from_millis(500),
@@ -76,11 +79,13 @@ fn main() -> ExitCode {
         "tokio multi-thread runtime, {workers} worker threads; throughput: {} round(s) of {:?} per point, interleaved; latency: one task, up to {:?} or {} calls per point",
         plan.rounds, plan.point, plan.latency_time, plan.latency_samples
     ));
+    let pairs = scaling(&rt, &plan, &mut sweep);
     sweep.notes.push(format!(
-        "scaling: {} pairs of {:?} windows (1 task, then 2 tasks) per cache, interleaved",
-        plan.scaling_pairs, plan.scaling_window
+        "scaling: {pairs} pairs of {:?} windows (1 task, then 2 tasks) per cache, interleaved; \
+         at least {} pairs, then more until the CPU probe shows a free second core (best 2-task \
+         window at least {PROBE_FREE}x its best 1-task window) or {:?} have passed",
+        plan.scaling_window, plan.scaling_pairs, plan.scaling_cap
     ));
-    scaling(&rt, &plan, &mut sweep);
     throughput(&rt, &plan, &mut sweep);
     latency(&rt, &plan, &mut sweep);
     match serde_json::to_string_pretty(&sweep) {
@@ -102,7 +107,11 @@ const SCALING: &str = "scaling: get 1 KiB";
 /// before its 2-task one and the caches (and the CPU probe) taking turns:
 /// other processes on the machine come and go in bursts, and short,
 /// adjacent windows let both sides of a pair see the same machine.
-fn scaling(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
+/// The probe ratio taken to mean the second core was free.
+const PROBE_FREE: f64 = 1.8;
+
+/// Returns the number of pairs run.
+fn scaling(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) -> usize {
     const KEYS: usize = 10_000;
     let keys = Arc::new((0..KEYS).map(key).collect::<Vec<_>>());
     let v = value(1024, 7);
@@ -126,7 +135,18 @@ fn scaling(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
             });
         }
     }
-    for _ in 0..plan.scaling_pairs {
+    let started = std::time::Instant::now();
+    let probe = targets
+        .iter()
+        .position(|t| t.kind() == Kind::Probe)
+        .expect("the probe is a target");
+    let mut pairs = 0;
+    loop {
+        let free = points[probe * 2 + 1].best() >= PROBE_FREE * points[probe * 2].best();
+        if pairs >= plan.scaling_pairs && (free || started.elapsed() >= plan.scaling_cap) {
+            break;
+        }
+        pairs += 1;
         for (i, t) in targets.iter().enumerate() {
             for (j, tasks) in [1usize, 2].into_iter().enumerate() {
                 let l = Load {
@@ -148,6 +168,7 @@ fn scaling(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
         );
     }
     sweep.throughput.extend(points);
+    pairs
 }
 
 fn throughput(rt: &tokio::runtime::Runtime, plan: &Plan, sweep: &mut Sweep) {
