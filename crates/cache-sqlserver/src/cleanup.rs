@@ -116,7 +116,7 @@ impl Schedule {
     pub(crate) fn new(interval: Duration, start: SystemTime) -> Self {
         Schedule {
             interval,
-            next_due: Mutex::new(start + interval),
+            next_due: Mutex::new(later(start, interval)),
             running: AtomicBool::new(false),
         }
     }
@@ -130,7 +130,7 @@ impl Schedule {
         if now < *due || self.running.swap(true, Ordering::AcqRel) {
             return false;
         }
-        *due = now.checked_add(self.interval).unwrap_or(now);
+        *due = later(now, self.interval);
         true
     }
 
@@ -138,6 +138,13 @@ impl Schedule {
     pub(crate) fn finish(&self) {
         self.running.store(false, Ordering::Release);
     }
+}
+
+/// `at + interval`; an interval too long for `SystemTime` means "not
+/// before the end of time" (never "now", which would run every time).
+fn later(at: SystemTime, interval: Duration) -> SystemTime {
+    at.checked_add(interval)
+        .unwrap_or_else(|| at.max(cache_abstractions::max_absolute_expiration()))
 }
 
 #[cfg(test)]
@@ -171,5 +178,18 @@ mod tests {
         assert!(!s.claim(t(10_000)));
         s.finish();
         assert!(s.claim(t(10_000)));
+    }
+
+    #[test]
+    fn an_interval_too_long_for_system_time_means_never_again() {
+        // Used to panic (`start + interval`) when the cache was built.
+        let s = Schedule::new(Duration::MAX, t(0));
+        assert!(!s.claim(t(1_000_000)));
+        // Once a run has started, the next is not due "now" (which would
+        // run a cleanup on every operation) but never.
+        *s.next_due.lock().unwrap() = t(0);
+        assert!(s.claim(t(10)));
+        s.finish();
+        assert!(!s.claim(t(20)), "a second run right after the first");
     }
 }

@@ -172,6 +172,14 @@ async fn builder_validates_every_option() {
         .build()
         .await
         .is_ok());
+    // Long intervals and timeouts are fine (once a panic in `build`).
+    assert!(good()
+        .expired_items_deletion_interval(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .command_timeout(Duration::MAX)
+        .build()
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
