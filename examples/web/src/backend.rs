@@ -28,9 +28,8 @@ const REDIS_SCHEMES: [&str; 6] = [
 ///   the table `sql_schema.sql_table`, made by `sql-cache create`.
 pub async fn open(config: &Config) -> Result<(Arc<dyn DistributedCache>, &'static str), String> {
     let url = config.cache_url.trim();
-    let scheme = url
-        .split_once("://")
-        .map(|(s, _)| s.to_ascii_lowercase())
+    let scheme = url_scheme(url)
+        .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
     if scheme == "memory" {
         return Ok((Arc::new(cache_memory::MemoryCache::new()), "memory"));
@@ -99,12 +98,23 @@ async fn open_sqlserver(_: &str, _: &Config) -> Result<Arc<dyn DistributedCache>
         .to_string())
 }
 
+/// The scheme of `url` when it starts like a URL (`letters://`); `None` for
+/// anything else, such as a connection string whose password holds `://`.
+fn url_scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    (first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then_some(scheme)
+}
+
 /// `url` with the password in `user:password@` replaced by `***`, for
 /// messages. Anything that is not a URL (a connection string) is not shown.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(scheme) = url_scheme(url) else {
         return "<connection string>".to_string();
     };
+    let rest = &url[scheme.len() + 3..];
     // The user info ends at the last '@': a password may hold an unescaped
     // '/', '?' or '#', which would otherwise end the authority early and
     // leave the rest of the password in the message.
@@ -166,6 +176,11 @@ mod tests {
             "<connection string>"
         );
         assert_eq!(redact("redis://host:6380"), "redis://host:6380");
+        // A connection string whose password holds "://" is not a URL.
+        assert_eq!(
+            redact("Server=h;Password=s3cret://x"),
+            "<connection string>"
+        );
         // Unescaped '/', '?', '#' in a password do not end the user info.
         for url in [
             "redis://:pa/s3cret@host:6380/0",
@@ -190,5 +205,11 @@ mod tests {
         assert!(err.contains("not supported"), "{err}");
         assert!(!err.contains("pw"), "{err}");
         assert!(open(&config("memory://")).await.is_ok());
+        // Not a URL: taken as a connection string (opened lazily with the
+        // `sqlserver` feature, refused without it), and never echoed.
+        if let Err(err) = open(&config("Server=h;Password=s3cret://x")).await {
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("sqlserver"), "{err}");
+        }
     }
 }
