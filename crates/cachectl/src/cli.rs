@@ -205,6 +205,14 @@ pub struct BenchArgs {
     /// Skip writing every key before measuring (reads of unwritten keys miss).
     #[arg(long)]
     pub no_populate: bool,
+    /// Threads that run the benchmark's tasks: 1 runs everything on one
+    /// thread (the default for Redis, whose client work per operation is
+    /// small: no hand-offs between threads, and the other cores stay free
+    /// for a server on the same machine); more runs a multi-thread runtime
+    /// with that many workers (the default for memory:// and SQL Server is
+    /// one per core).
+    #[arg(long, short = 't', value_parser = parse_threads, value_name = "N")]
+    pub threads: Option<usize>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -292,6 +300,19 @@ fn parse_offset(tail: &str) -> Option<i64> {
 pub fn parse_count(s: &str) -> Result<u64, String> {
     match s.trim().replace('_', "").parse::<u64>() {
         Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+/// The most runtime threads `--threads` accepts.
+pub const MAX_THREADS: usize = 1024;
+
+/// A thread count, 1 to [`MAX_THREADS`].
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().replace('_', "").parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) if n > MAX_THREADS => Err(format!("{n} is over the limit of {MAX_THREADS}")),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("'{s}' is not a whole number")),
     }

@@ -118,7 +118,22 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Set { value, .. } => Some(read_value(value)?),
         _ => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let threads = match &cli.command {
+        Command::Bench(args) => Some(bench::threads(args.threads, &target)),
+        _ => None,
+    };
+    let mut builder = match threads {
+        // One thread: the tasks and the connections' I/O never hand work
+        // to another thread (see `bench::threads`).
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .thread_name("cachectl")
         .build()

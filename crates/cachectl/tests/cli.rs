@@ -190,6 +190,8 @@ fn usage_errors_are_one_line() {
     assert_error(&o, 2, "outside 0.0 to 1.0");
     let o = run(&["bench", "--ops", "10", "--duration", "1s"]);
     assert_error(&o, 2, "cannot be used with");
+    let o = run(&["bench", "--threads", "0"]);
+    assert_error(&o, 2, "must be at least 1");
 }
 
 #[test]
@@ -258,6 +260,15 @@ fn bench_json_has_the_fields_and_reads_hit() {
     assert_eq!(v["backend"], "memory");
     assert!(v["p50_us"].as_f64() <= v["p99_us"].as_f64());
     assert!(v["p99_us"].as_f64() <= v["p999_us"].as_f64());
+}
+
+#[test]
+fn bench_on_one_thread_or_several() {
+    for threads in ["1", "3"] {
+        let v = bench_json(&["--threads", threads, "--read-ratio", "0.9"]);
+        assert_eq!(v["ops"], 2000, "--threads {threads}: {v}");
+        assert_eq!(v["errors"], 0, "--threads {threads}: {v}");
+    }
 }
 
 #[test]
