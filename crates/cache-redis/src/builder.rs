@@ -313,7 +313,7 @@ impl RedisCacheBuilder {
         let client = builder.build().map_err(|e| {
             Error::config(format!("invalid redis cluster settings ({})", e.category()))
         })?;
-        let budget = self.connect_timeout + self.command_timeout;
+        let budget = self.connect_timeout.saturating_add(self.command_timeout);
         let conn = tokio::time::timeout(budget, client.get_async_connection())
             .await
             .map_err(|_| errors::timed_out("cluster connect", budget))?

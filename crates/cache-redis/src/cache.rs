@@ -183,20 +183,37 @@ fn bulk(v: Option<Value>) -> Result<Option<Vec<u8>>> {
         Some(Value::BulkString(b)) => Ok(Some(b)),
         Some(Value::SimpleString(s)) => Ok(Some(s.into_bytes())),
         Some(Value::Nil) | None => Ok(None),
-        Some(other) => Err(Error::new(
-            ErrorKind::Backend,
-            format!("unexpected reply type from redis {other:?}"),
-        )),
+        // Name the type only: the reply may hold cached data.
+        Some(other) => Err(Error::corrupt(format!(
+            "unexpected reply type from redis: {}",
+            reply_kind(&other)
+        ))),
     }
 }
 
 fn array(v: Value) -> Result<Vec<Value>> {
     match v {
         Value::Array(items) => Ok(items),
-        other => Err(Error::new(
-            ErrorKind::Backend,
-            format!("unexpected reply type from redis {other:?}"),
-        )),
+        other => Err(Error::corrupt(format!(
+            "unexpected reply type from redis: {}",
+            reply_kind(&other)
+        ))),
+    }
+}
+
+fn reply_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "nil",
+        Value::Int(_) => "integer",
+        Value::BulkString(_) => "bulk string",
+        Value::Array(_) => "array",
+        Value::SimpleString(_) => "simple string",
+        Value::Okay => "OK",
+        Value::Map(_) => "map",
+        Value::Set(_) => "set",
+        Value::Double(_) => "double",
+        Value::Boolean(_) => "boolean",
+        _ => "other",
     }
 }
 

@@ -107,20 +107,27 @@ pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "<unparsable URL>".to_string();
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
     let mut out = format!("{scheme}://");
-    match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
+    // The user info runs to the *last* '@': a password may hold an
+    // unescaped '/', '?', '#' or '@', which must not end it early.
+    let tail = match rest.rfind('@') {
+        Some(at) => {
+            let (userinfo, after) = (&rest[..at], &rest[at + 1..]);
             match userinfo.split_once(':') {
-                Some((user, _password)) => out.push_str(&format!("{user}:***@")),
-                // `redis://secret@host` is a password alone in redis-rs.
-                None => out.push_str("***@"),
+                Some((user, _password)) if !user.contains(['/', '?', '#', ';']) => {
+                    out.push_str(&format!("{user}:***@"));
+                }
+                // `redis://secret@host`, or a user part that may hold part of
+                // a secret: show none of it.
+                _ => out.push_str("***@"),
             }
-            out.push_str(hosts);
+            after
         }
-        None => out.push_str(authority),
-    }
+        None => rest,
+    };
+    let end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
+    let (hosts, tail) = tail.split_at(end);
+    out.push_str(hosts);
     // Query strings may carry `pass=` (unix sockets): drop their values.
     match tail.split_once('?') {
         Some((path, _query)) => {
@@ -174,6 +181,17 @@ mod tests {
             "redis://user:***@h:1/0"
         );
         assert_eq!(redact("redis://hunter2@h:1"), "redis://***@h:1");
+        // A password with characters that would end the authority early.
+        for url in [
+            "redis://:pa/hunter2@h:1/0",
+            "redis://u:pa?hunter2@h:1",
+            "redis://u:pa#hunter2@h:1",
+            "redis://u:pa@hunter2@h:1",
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains("hunter2"), "{url} -> {shown}");
+            assert!(shown.contains("h:1"), "{url} -> {shown}");
+        }
         assert_eq!(redact("redis+unix:///s?pass=hunter2"), "redis+unix:///s?…");
         let t = Target::parse("redis+cluster://u:hunter2@h1:1,h2:2").unwrap();
         assert!(!format!("{t:?}").contains("hunter2"));

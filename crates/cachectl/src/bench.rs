@@ -595,7 +595,8 @@ async fn measure(
 
     let started = Instant::now();
     let deadline = match config.stop {
-        Stop::After(d) => Some(started + d),
+        // A duration past what an Instant can hold means "no deadline".
+        Stop::After(d) => started.checked_add(d),
         Stop::Ops(_) => None,
     };
     let conc = config.concurrency;

@@ -147,7 +147,9 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
 /// The outer deadline: the backend's own timeouts (set to `--timeout`)
 /// give more precise errors, so they get a head start.
 fn deadline(cli: &Cli) -> Duration {
-    cli.timeout.saturating_mul(2) + Duration::from_millis(500)
+    cli.timeout
+        .saturating_mul(2)
+        .saturating_add(Duration::from_millis(500))
 }
 
 async fn connect(cli: &Cli) -> Result<Arc<dyn DistributedCache>, Failure> {

@@ -369,3 +369,10 @@ fn bench_draws_a_progress_bar_only_on_a_terminal_without_quiet() {
         "bar drawn despite --quiet: {quiet:?}"
     );
 }
+
+#[test]
+fn an_enormous_timeout_is_not_an_overflow_panic() {
+    // The outer deadline is twice --timeout plus a margin: it must saturate.
+    let o = run(&["--timeout", "18000000000000000000s", "get", "k"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
