@@ -502,6 +502,7 @@ impl SqlServerCacheBuilder {
             // A refused connection fails the operation at once (rule 15)
             // instead of retrying until the timeout.
             .retry_connection(false)
+            .error_sink(Box::new(pool::FailureSink(Arc::clone(&failures))))
             // Checking every checkout would double the round trips; a
             // connection cut short is discarded by `has_broken` instead.
             .test_on_check_out(false)

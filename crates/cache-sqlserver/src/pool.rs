@@ -119,14 +119,11 @@ impl bb8::ManageConnection for Manager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Conn> {
-        let result = self.open().await;
-        if let Err(e) = &result {
-            let full = e.to_string();
-            let prefix = format!("{}: ", e.kind());
-            let text = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
-            self.failures.send_replace(Some((e.kind(), text)));
-        }
-        result
+        // A failure is announced by bb8 through `FailureSink`, not here: bb8
+        // calls the sink only after it has freed the failed attempt's slot,
+        // so an operation woken by the announcement can start a new attempt
+        // at once instead of waiting out the whole connect timeout.
+        self.open().await
     }
 
     async fn is_valid(&self, conn: &mut Conn) -> Result<()> {
@@ -135,6 +132,30 @@ impl bb8::ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
         conn.broken
+    }
+}
+
+/// Receives bb8's reports of failed connection attempts and announces them
+/// to waiting operations.
+#[derive(Clone)]
+pub(crate) struct FailureSink(pub(crate) FailureSource);
+
+impl fmt::Debug for FailureSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FailureSink")
+    }
+}
+
+impl bb8::ErrorSink<Error> for FailureSink {
+    fn sink(&self, e: Error) {
+        let full = e.to_string();
+        let prefix = format!("{}: ", e.kind());
+        let text = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
+        self.0.send_replace(Some((e.kind(), text)));
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<Error>> {
+        Box::new(self.clone())
     }
 }
 

@@ -245,3 +245,43 @@ async fn silent_server_times_out_within_the_connect_timeout() {
     );
     hold.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connects_fail_every_concurrent_caller_at_once() {
+    // A long connect timeout: only fail-fast handling can keep this quick.
+    let cache = std::sync::Arc::new(
+        SqlServerCache::builder()
+            .connection_string(&cs(closed_port()))
+            .table("Cache")
+            .pool_size(3)
+            .connect_timeout(Duration::from_secs(20))
+            .build()
+            .await
+            .unwrap(),
+    );
+    for round in 0..3 {
+        let started = Instant::now();
+        let gets = (0..20).map(|i| {
+            let cache = std::sync::Arc::clone(&cache);
+            tokio::spawn(async move { cache.get(&format!("k{i}")).await })
+        });
+        for r in futures_join(gets).await {
+            assert_eq!(r.unwrap_err().kind(), ErrorKind::Connection);
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(10),
+            "round {round}: 20 concurrent gets took {took:?} to fail on a refused port"
+        );
+    }
+}
+
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task did not panic"));
+    }
+    out
+}
