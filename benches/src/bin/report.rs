@@ -852,7 +852,13 @@ fn memory_sweep_section(sweep: &Sweep, perf: &Path, targets: &mut Vec<TargetRow>
          yielding to the scheduler every 64 calls. {} The figure and table show the best \
          round (the least disturbed by other processes on this shared machine); the \
          median is in brackets.\n",
-        sweep.notes.join(" ")
+        sweep
+            .notes
+            .iter()
+            .filter(|n| !n.starts_with("scaling"))
+            .map(|n| format!("{n}."))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let mut workloads: Vec<&str> = sweep
         .throughput
