@@ -144,6 +144,17 @@ async fn a_refused_connect_fails_at_once_and_the_same_instance_recovers() {
                 };
                 let took = started.elapsed();
                 let err = result.expect_err("the server is down");
+                if round == 0 && op == "get" && err.kind() == ErrorKind::Timeout {
+                    // The very first request may be written to the pooled
+                    // connection before its reader has seen the server's
+                    // close; it then ends at the command timeout, as rule 15
+                    // allows. Everything after it must fail at once.
+                    assert!(
+                        took < LONG + PROMPT,
+                        "pool {pool_size}: the first get took {took:?}: {err}"
+                    );
+                    continue;
+                }
                 assert_eq!(
                     err.kind(),
                     ErrorKind::Connection,
