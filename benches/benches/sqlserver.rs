@@ -174,6 +174,16 @@ fn escaped(key: &str) -> String {
     format!("~~escaped~~{key}")
 }
 
+/// The parameters of the get and refresh statements: the key under its
+/// own Id and its escaped Id, and now.
+fn key_params(key: &str) -> [ColumnData<'static>; 3] {
+    [
+        ColumnData::String(Some(key.to_owned().into())),
+        ColumnData::String(Some(escaped(key).into())),
+        now(),
+    ]
+}
+
 async fn raw_rows(raw: &mut Raw, sql: &str, params: &[ColumnData<'_>]) -> usize {
     let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
     let stream = raw.query(sql, &refs).await.expect("query");
@@ -206,11 +216,7 @@ fn sqlserver(c: &mut Criterion) {
     g.bench_function("raw_tiberius", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS;
-            let params = [
-                ColumnData::String(Some(f.keys[i].as_str().into())),
-                ColumnData::String(Some(escaped(&f.keys[i]).into())),
-                now(),
-            ];
+            let params = key_params(&f.keys[i]);
             f.rt.block_on(raw_rows(&mut f.raw, &get, &params))
         })
     });
@@ -227,11 +233,7 @@ fn sqlserver(c: &mut Criterion) {
     g.bench_function("raw_tiberius", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS;
-            let params = [
-                ColumnData::String(Some(f.keys[i].as_str().into())),
-                ColumnData::String(Some(escaped(&f.keys[i]).into())),
-                now(),
-            ];
+            let params = key_params(&f.keys[i]);
             f.rt.block_on(raw_rows(&mut f.raw, &refresh, &params))
         })
     });

@@ -4,20 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn cachectl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cachectl"));
-    // The tests choose their URL; an inherited one must not leak in.
-    for var in [
-        "CACHE_URL",
-        "CACHE_INSTANCE_NAME",
-        "CACHE_SQL_SCHEMA",
-        "CACHE_SQL_TABLE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
+mod common;
+use common::cachectl;
 
 fn run(args: &[&str]) -> Output {
     cachectl().args(args).output().expect("cachectl runs")

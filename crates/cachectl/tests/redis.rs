@@ -8,17 +8,11 @@ use std::time::{Duration, Instant};
 
 use cache_testkit::redis_server::RedisServer;
 
+mod common;
+
 fn cachectl(url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cachectl"));
-    for var in [
-        "CACHE_URL",
-        "CACHE_INSTANCE_NAME",
-        "CACHE_SQL_SCHEMA",
-        "CACHE_SQL_TABLE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("CACHE_URL", url).stdin(Stdio::null());
+    let mut cmd = common::cachectl();
+    cmd.env("CACHE_URL", url);
     cmd
 }
 

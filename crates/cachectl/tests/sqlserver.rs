@@ -6,7 +6,7 @@
 //! missing server never counts as a pass. Each test makes its own table and
 //! drops it afterwards.
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cache_sqlserver::{schema, TableName};
@@ -61,15 +61,15 @@ impl Drop for Table {
     }
 }
 
+mod common;
+
 fn cachectl(cs: &str, table: &Table, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cachectl"))
-        .env_remove("CACHE_INSTANCE_NAME")
+    common::cachectl()
         .env("CACHE_URL", cs)
         .env("CACHE_SQL_SCHEMA", table.name.schema())
         .env("CACHE_SQL_TABLE", table.name.table())
         .args(["--timeout", "30s"])
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .expect("cachectl runs")
 }
