@@ -33,6 +33,16 @@ pub enum ErrorKind {
     Unsupported,
     /// The configuration (URL, connection string, builder) is invalid.
     Config,
+    /// The server rejected the login: a wrong user or password, or none given
+    /// where one is required (Redis `NOAUTH`). Not retryable: a rotated
+    /// password needs new configuration, not another attempt. Distinct from
+    /// [`Config`](ErrorKind::Config), which means the settings themselves are
+    /// malformed.
+    Authentication,
+    /// A value could not be serialized or deserialized (for example by
+    /// [`DistributedCacheExt::set_json`](crate::DistributedCacheExt::set_json)):
+    /// the caller's type and the stored bytes disagree, not the server's fault.
+    Serialization,
     /// The backend refused or failed the operation for another reason.
     Backend,
 }
@@ -52,6 +62,8 @@ impl ErrorKind {
             ErrorKind::CorruptEntry => "corrupt or foreign entry",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "invalid configuration",
+            ErrorKind::Authentication => "authentication failed",
+            ErrorKind::Serialization => "serialization error",
             ErrorKind::Backend => "backend error",
         }
     }
@@ -123,6 +135,16 @@ impl Error {
     /// An [`ErrorKind::Config`] error.
     pub fn config(message: impl Into<Cow<'static, str>>) -> Self {
         Error::new(ErrorKind::Config, message)
+    }
+
+    /// An [`ErrorKind::Authentication`] error.
+    pub fn authentication(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(ErrorKind::Authentication, message)
+    }
+
+    /// An [`ErrorKind::Serialization`] error.
+    pub fn serialization(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(ErrorKind::Serialization, message)
     }
 
     /// Attaches the underlying error (for example the driver's).
@@ -205,6 +227,8 @@ mod tests {
         assert!(Error::new(ErrorKind::Timeout, "x").is_retryable());
         assert!(Error::new(ErrorKind::Connection, "x").is_retryable());
         assert!(!Error::corrupt("x").is_retryable());
+        assert!(!Error::authentication("x").is_retryable());
+        assert!(!Error::serialization("x").is_retryable());
         assert!(!Error::new(ErrorKind::Timeout, "x")
             .with_retryable(false)
             .is_retryable());
