@@ -67,6 +67,8 @@ mod error;
 mod ext;
 mod open;
 mod options;
+#[cfg(feature = "backend-support")]
+pub mod support;
 
 #[cfg(feature = "blocking")]
 pub use blocking::BlockingCache;
