@@ -338,3 +338,83 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `major.minor[.patch]` as numbers, a missing patch as 0: "1.9" < "1.89" = "1.89.0".
+fn rust_version(text: &str) -> [u64; 3] {
+    let mut parts = text.split('.').map(|n| n.parse().unwrap_or(0));
+    [(); 3].map(|()| parts.next().unwrap_or(0))
+}
+
+fn host() -> String {
+    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
+/// Every package in the lock file that builds here (the host's platform),
+/// with the `rust-version` its registry manifest declares.
+fn locked_packages() -> Vec<Value> {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .args(["--filter-platform", &host()])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    all["packages"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn locked_dependencies_fit_the_msrv() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("root manifest");
+    let msrv = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("[workspace.package] sets rust-version");
+    let members = workspace_names();
+    let mut too_new = Vec::new();
+    for p in locked_packages() {
+        let name = p["name"].as_str().unwrap_or_default();
+        let Some(needs) = p["rust_version"].as_str() else {
+            continue; // declares none
+        };
+        if members.iter().any(|m| m == name) {
+            assert_eq!(
+                needs, msrv,
+                "{name}: use `rust-version.workspace = true` (one MSRV for the workspace)"
+            );
+        } else if rust_version(needs) > rust_version(msrv) {
+            too_new.push(format!(
+                "{name} {} needs {needs}",
+                p["version"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    assert!(
+        too_new.is_empty(),
+        "the workspace declares rust-version {msrv}, but locked dependencies need more \
+         (raise rust-version, or `cargo update -p NAME --precise VERSION` to an older one):\n{}",
+        too_new.join("\n")
+    );
+}
+
+#[test]
+fn rust_versions_compare_as_numbers() {
+    assert!(rust_version("1.89") > rust_version("1.9"));
+    assert_eq!(rust_version("1.89.0"), rust_version("1.89"));
+    assert!(rust_version("1.89.1") > rust_version("1.89"));
+    assert!(rust_version("1.88") < rust_version("1.89.0"));
+    assert!(rust_version("2.0") > rust_version("1.100"));
+}
