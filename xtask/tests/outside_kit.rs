@@ -8,18 +8,12 @@
 //! dependency while its test names the kit's re-export: if the two were
 //! different copies, the scratch crate would not compile.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-/// The repository URL the guide's git dependencies point at.
-const REPOSITORY: &str = "https://github.com/distcache/distcache";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
+use common::{root, workspace_setting};
 
 /// The ```toml block of docs/testkit.md that takes the kit by git.
 fn documented_dependencies() -> String {
@@ -36,7 +30,8 @@ fn documented_dependencies() -> String {
 /// The guide's section with each `git = REPOSITORY` replaced by the path of
 /// the crate it names in this checkout.
 fn with_paths(section: &str) -> String {
-    let git = format!("git = \"{REPOSITORY}\"");
+    // The repository the guide's git dependencies point at.
+    let git = format!("git = \"{}\"", workspace_setting("repository"));
     section
         .lines()
         .map(|line| {

@@ -1,17 +1,13 @@
 //! Repository rules checked as ordinary tests (after rust-analyzer's
 //! `tidy.rs`): the publishing layout can't silently rot.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{root, workspace_setting};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
 
 fn metadata() -> Value {
     let out = Command::new(env!("CARGO"))
@@ -113,18 +109,6 @@ fn backends_depend_only_on_the_abstractions() {
     }
 }
 
-/// The home every publishable crate links to: one constant, in the root
-/// manifest's `[workspace.package]`.
-fn workspace_repository() -> String {
-    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("root manifest");
-    manifest
-        .lines()
-        .find_map(|l| l.strip_prefix("repository = \""))
-        .and_then(|rest| rest.strip_suffix('"'))
-        .expect("[workspace.package] sets repository")
-        .to_string()
-}
-
 /// crates.io's category slugs this workspace may use (crates.io rejects
 /// unknown ones at publish time; add a slug here only if crates.io has it).
 const CATEGORIES: &[&str] = &[
@@ -158,7 +142,8 @@ fn strings(v: &Value) -> Vec<&str> {
 
 #[test]
 fn publishable_crates_have_their_metadata_and_readme() {
-    let repository = workspace_repository();
+    // One constant, in the root manifest's `[workspace.package]`.
+    let repository = workspace_setting("repository");
     assert!(repository.starts_with("https://"), "{repository}");
     for p in packages().iter().filter(|p| publishable(p)) {
         let name = p["name"].as_str().unwrap_or_default();
@@ -377,12 +362,8 @@ fn locked_packages() -> Vec<Value> {
 
 #[test]
 fn locked_dependencies_fit_the_msrv() {
-    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("root manifest");
-    let msrv = manifest
-        .lines()
-        .find_map(|l| l.strip_prefix("rust-version = \""))
-        .and_then(|rest| rest.strip_suffix('"'))
-        .expect("[workspace.package] sets rust-version");
+    let msrv = workspace_setting("rust-version");
+    let msrv = msrv.as_str();
     let members = workspace_names();
     let mut too_new = Vec::new();
     for p in locked_packages() {
