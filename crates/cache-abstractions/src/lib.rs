@@ -46,6 +46,9 @@ mod capabilities;
 mod clock;
 mod error;
 mod ext;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "metrics"))))]
+pub mod instrument;
 mod options;
 
 #[cfg(feature = "blocking")]
@@ -55,6 +58,8 @@ pub use capabilities::{Capabilities, KeyLimit};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use ext::DistributedCacheExt;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub use instrument::{InstrumentExt, Instrumented, KeyPolicy};
 pub use options::{
     max_absolute_expiration, round_up, EntryOptions, Expiry, MAX_ABSOLUTE_EXPIRATION_UNIX_SECS,
     MAX_SLIDING_EXPIRATION,
