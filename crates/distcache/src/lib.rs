@@ -71,6 +71,10 @@ pub use cache_abstractions::*;
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use cache_memory;
+/// The Redis backend, for its own builder (cluster nodes, TLS, scripts).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cache_redis;
 
 use registry::Found;
 

@@ -33,6 +33,16 @@ pub(crate) const BACKENDS: &[Backend] = &[
         },
         redact: cache_memory::redact,
     },
+    #[cfg(feature = "redis")]
+    Backend {
+        schemes: cache_redis::URL_SCHEMES,
+        is_connection_string: None,
+        open: |text, options| {
+            let cache = cache_redis::RedisCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_redis::redact,
+    },
 ];
 
 /// What a text names.
