@@ -10,6 +10,8 @@ use cache_abstractions::{url_scheme, DistributedCache, Error, OpenOptions, Resul
 
 /// One backend crate, as the facade sees it.
 pub(crate) struct Backend {
+    /// A short name for reports: the backend crate without `cache-`.
+    pub(crate) name: &'static str,
     /// The crate's `URL_SCHEMES`.
     pub(crate) schemes: &'static [&'static str],
     /// The crate's `is_connection_string`, for backends that take a
@@ -25,6 +27,7 @@ pub(crate) struct Backend {
 pub(crate) const BACKENDS: &[Backend] = &[
     #[cfg(feature = "memory")]
     Backend {
+        name: "memory",
         schemes: cache_memory::URL_SCHEMES,
         is_connection_string: None,
         open: |text, options| {
@@ -35,6 +38,7 @@ pub(crate) const BACKENDS: &[Backend] = &[
     },
     #[cfg(feature = "redis")]
     Backend {
+        name: "redis",
         schemes: cache_redis::URL_SCHEMES,
         is_connection_string: None,
         open: |text, options| {
@@ -71,7 +75,7 @@ pub(crate) fn find(text: &str) -> Found<'_> {
 }
 
 /// Every scheme this build opens, for error messages.
-fn known() -> String {
+pub(crate) fn known() -> String {
     let mut all: Vec<String> = BACKENDS
         .iter()
         .flat_map(|b| b.schemes.iter().map(|s| format!("{s}://")))

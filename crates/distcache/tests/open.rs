@@ -47,8 +47,8 @@ fn unreadable_text_is_not_quoted() {
         "",
         "   ",
         ":hunter2@host:6379",
-        "hunter2",
         "Password=hunter2",
+        "Server=h;Pwd=hunter2",
         "averyveryveryveryverylongschemeword:hunter2@h",
     ] {
         let err = distcache::open(text).unwrap_err();
@@ -70,7 +70,9 @@ fn redact_hides_passwords_everywhere() {
         ("memory://", "memory://"),
         ("nosuch://me:hunter2@h", "nosuch:***"),
         ("app:hunter2@host:6379", "app:***"),
-        ("gibberish hunter2", "***"),
+        ("gibberish hunter2", "gibberish hunter2"),
+        ("x=hunter2", "***"),
+        ("@hunter2", "***"),
     ];
     for (text, want) in cases {
         assert_eq!(distcache::redact(text), want, "{text}");
