@@ -243,7 +243,7 @@ async fn open_sqlserver(
     if let Some(n) = flags.pool_size {
         builder = builder.pool_size(n.max(1));
     }
-    Ok(Arc::new(builder.build().await?))
+    Ok(Arc::new(builder.build()?))
 }
 
 #[cfg(not(feature = "sqlserver"))]

@@ -90,7 +90,6 @@ async fn open_sqlserver(conn: &str, config: &Config) -> Result<Arc<dyn Distribut
         .connect_timeout(config.cache_timeout)
         .command_timeout(config.cache_timeout)
         .build()
-        .await
         .map_err(|e| format!("cannot open SQL Server table {schema}.{table}: {e}"))?;
     Ok(Arc::new(cache))
 }
