@@ -102,23 +102,38 @@ mod tests {
     fn the_parts_the_redactor_hides_are_hidden_anywhere() {
         // No scheme, and an unknown scheme: the redactor hides all after it.
         assert_eq!(
-            scrub(&["app:hunter2@host:6379"], "unexpected 'app:hunter2@host:6379'"),
+            scrub(
+                &["app:hunter2@host:6379"],
+                "unexpected 'app:hunter2@host:6379'"
+            ),
             "unexpected 'app:***'"
         );
         assert_eq!(
-            scrub(&[":hunter2@host:6379"], "bad ':hunter2@host:6379' and hunter2"),
+            scrub(
+                &[":hunter2@host:6379"],
+                "bad ':hunter2@host:6379' and hunter2"
+            ),
             "bad '***' and hunter2"
         );
         assert_eq!(
-            scrub(&["--timeout=nosuch://u:p/w?#@h"], "invalid value 'nosuch://u:p/w?#@h'"),
+            scrub(
+                &["--timeout=nosuch://u:p/w?#@h"],
+                "invalid value 'nosuch://u:p/w?#@h'"
+            ),
             "invalid value 'nosuch:***'"
         );
         // Plain words stay readable.
-        assert_eq!(scrub(&["gett", "key"], "unrecognized subcommand 'gett'"), "unrecognized subcommand 'gett'");
+        assert_eq!(
+            scrub(&["gett", "key"], "unrecognized subcommand 'gett'"),
+            "unrecognized subcommand 'gett'"
+        );
     }
 
     #[test]
     fn a_memory_url_has_nothing_to_hide() {
-        assert_eq!(hidden_parts("memory://?capacity=1MiB"), Vec::<String>::new());
+        assert_eq!(
+            hidden_parts("memory://?capacity=1MiB"),
+            Vec::<String>::new()
+        );
     }
 }

@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | `memory://`, `memory://?capacity=64MiB` | in-process ([`cache_memory`]) | `memory` (default) |
 //! | `redis://`, `rediss://`, `redis+unix://`, `unix://`, `redis+cluster://`, `rediss+cluster://` | Redis (`cache-redis`) | `redis` |
-//! | `sqlserver://`, an ADO.NET string (`Server=..;Database=..;`) | SQL Server (`cache-sqlserver`) | `sqlserver` |
+//! | `sqlserver://`, `mssql://`, an ADO.NET string (`Server=..;Database=..;`) | SQL Server (`cache-sqlserver`); needs [`OpenOptions::table`] | `sqlserver` |
 //!
 //! The facade only dispatches: each backend crate says which schemes (and
 //! connection strings) it takes, parses them and hides their secrets. A
@@ -75,6 +75,10 @@ pub use cache_memory;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache_redis;
+/// The SQL Server backend, for its own builder (cleanup, default window).
+#[cfg(feature = "sqlserver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
+pub use cache_sqlserver;
 
 use registry::Found;
 
@@ -125,7 +129,7 @@ pub fn open_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn Distributed
 pub fn redact(text: &str) -> String {
     match registry::find(text.trim()) {
         Found::Backend(backend) => (backend.redact)(text.trim()),
-        Found::UnknownScheme(scheme) if scheme.len() <= 24 => format!("{scheme}:***"),
+        Found::UnknownScheme(scheme, _) if scheme.len() <= 24 => format!("{scheme}:***"),
         _ if !text.contains([':', '@', '=', ';', '/']) => text.to_owned(),
         _ => "***".to_owned(),
     }

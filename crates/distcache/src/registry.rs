@@ -47,14 +47,26 @@ pub(crate) const BACKENDS: &[Backend] = &[
         },
         redact: cache_redis::redact,
     },
+    #[cfg(feature = "sqlserver")]
+    Backend {
+        name: "sqlserver",
+        schemes: cache_sqlserver::URL_SCHEMES,
+        is_connection_string: Some(cache_sqlserver::is_connection_string),
+        open: |text, options| {
+            let cache = cache_sqlserver::SqlServerCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_sqlserver::redact,
+    },
 ];
 
 /// What a text names.
 pub(crate) enum Found<'a> {
     /// A backend compiled in.
     Backend(&'static Backend),
-    /// A URL whose scheme no compiled-in backend opens.
-    UnknownScheme(&'a str),
+    /// A URL whose scheme no compiled-in backend opens; whether what
+    /// follows the colon starts with a digit (`host:6379`, no scheme).
+    UnknownScheme(&'a str, bool),
     /// Neither a URL nor a connection string any backend takes.
     Unrecognized,
 }
@@ -66,7 +78,14 @@ pub(crate) fn find(text: &str) -> Found<'_> {
         return BACKENDS
             .iter()
             .find(|b| b.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)))
-            .map_or(Found::UnknownScheme(scheme), Found::Backend);
+            .map_or_else(
+                || {
+                    let port_next =
+                        text[scheme.len() + 1..].starts_with(|c: char| c.is_ascii_digit());
+                    Found::UnknownScheme(scheme, port_next)
+                },
+                Found::Backend,
+            );
     }
     BACKENDS
         .iter()
@@ -94,7 +113,12 @@ pub(crate) fn known() -> String {
 /// typed without `redis://`), never the rest of the text.
 pub(crate) fn not_openable(found: &Found<'_>) -> Error {
     match found {
-        Found::UnknownScheme(scheme) if scheme.len() <= 24 => Error::config(format!(
+        Found::UnknownScheme(scheme, true) if scheme.len() <= 24 => Error::config(format!(
+            "`{scheme}:` followed by a port is a host without a URL scheme; \
+             put one in front (this build opens {})",
+            known()
+        )),
+        Found::UnknownScheme(scheme, false) if scheme.len() <= 24 => Error::config(format!(
             "unknown cache URL scheme `{scheme}`; this build opens {}",
             known()
         )),

@@ -42,6 +42,13 @@ fn unknown_scheme_names_the_scheme_only() {
 }
 
 #[test]
+fn host_and_port_without_a_scheme_gets_a_hint() {
+    let err = distcache::open("localhost:6379").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("without a URL scheme"), "{err}");
+}
+
+#[test]
 fn unreadable_text_is_not_quoted() {
     for text in [
         "",
