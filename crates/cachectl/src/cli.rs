@@ -458,7 +458,7 @@ mod tests {
             let _ = parse_size(s);
             let _ = parse_count(s);
             let _ = parse_timeout(s);
-            let _ = crate::scrub::Scrubber::new([s.to_owned()]).scrub(s);
+            let _ = distcache::Scrubber::new([s]).scrub(s);
         }
     }
 

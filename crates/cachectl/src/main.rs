@@ -9,7 +9,6 @@ mod bench;
 mod cli;
 mod commands;
 mod failure;
-mod scrub;
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -18,15 +17,14 @@ use std::time::Duration;
 
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
-use distcache::{Bytes, DistributedCache, Error, ErrorKind};
+use distcache::{Bytes, DistributedCache, Error, ErrorKind, Scrubber};
 
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::failure::{Failure, Outcome, EXIT_USAGE};
-use crate::scrub::Scrubber;
 
 fn main() -> ExitCode {
     // Built first: every line printed from here on goes through it.
-    let scrubber = Scrubber::from_environment();
+    let scrubber = Scrubber::from_args_and_env(&["CACHE_URL"]);
     // A bug must still end in one line, not a backtrace.
     let hook_scrubber = scrubber.clone();
     std::panic::set_hook(Box::new(move |info| {

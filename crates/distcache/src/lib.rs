@@ -62,10 +62,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod registry;
+mod scrub;
 
 use std::sync::Arc;
 
 pub use cache_abstractions::*;
+pub use scrub::Scrubber;
 
 /// The in-process backend, for its own builder and sizes.
 #[cfg(feature = "memory")]

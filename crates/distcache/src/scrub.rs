@@ -1,14 +1,23 @@
-//! Everything cachectl prints passes through here. The secrets of every
-//! text the user typed (each argument, the URL variable) are found with the
-//! one redactor, `distcache::redact`, and hidden in any message, clap's
-//! included: a URL typed in the wrong place is echoed by clap as given.
+//! [`Scrubber`]: the secrets of a program's input, hidden in anything it
+//! prints, found with the one redactor ([`redact`](crate::redact)).
 
 use std::ffi::OsString;
 
-/// The variable `--url` falls back to.
-pub const URL_ENV: &str = "CACHE_URL";
-
-/// Hides the secrets of the user's input in any text.
+/// Hides the secrets of a program's input in any text it prints.
+///
+/// A tool prints more than the URL it was given: an argument parser echoes
+/// a mistyped argument, a driver error may quote a setting. A `Scrubber`
+/// asks [`redact`](crate::redact) which parts of each input are secret (a
+/// password, a token; all of a text no backend can read) and hides those
+/// parts wherever they appear.
+///
+/// ```
+/// use distcache::Scrubber;
+///
+/// let scrubber = Scrubber::new(["get", "nosuch://me:hunter2@host"]);
+/// let shown = scrubber.scrub("unexpected argument 'nosuch://me:hunter2@host'");
+/// assert_eq!(shown, "unexpected argument 'nosuch:***'");
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Scrubber {
     /// Longest first, so a secret that contains another is hidden whole.
@@ -16,18 +25,24 @@ pub struct Scrubber {
 }
 
 impl Scrubber {
-    /// A scrubber for this process's arguments and `CACHE_URL`.
-    pub fn from_environment() -> Self {
+    /// A scrubber for this process's arguments and the environment
+    /// variables named (those that hold URLs, such as `CACHE_URL`).
+    pub fn from_args_and_env(vars: &[&str]) -> Self {
         let args = std::env::args_os().skip(1);
-        let env = std::env::var_os(URL_ENV);
+        let env = vars.iter().filter_map(std::env::var_os);
         Scrubber::new(args.chain(env).map(lossy))
     }
 
     /// A scrubber for the secrets in `inputs`.
-    pub fn new(inputs: impl IntoIterator<Item = String>) -> Self {
+    pub fn new<I>(inputs: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
         let mut secrets = Vec::new();
         for input in inputs {
-            secrets.extend(hidden_parts(&input));
+            let input = input.as_ref();
+            secrets.extend(hidden_parts(input));
             // `--flag=value`: clap quotes the value alone.
             if let Some((flag, value)) = input.split_once('=') {
                 if flag.starts_with('-') {
@@ -57,11 +72,11 @@ fn lossy(s: OsString) -> String {
     s.to_string_lossy().into_owned()
 }
 
-/// What `distcache::redact` hides in `text`: the pieces of `text` that stand
+/// What [`redact`](crate::redact) hides in `text`: the pieces of `text` that stand
 /// where its output has `***`. When the output does not line up with the
 /// text piece by piece, all of `text` counts as secret.
 fn hidden_parts(text: &str) -> Vec<String> {
-    let shown = distcache::redact(text);
+    let shown = crate::redact(text);
     if shown == text {
         return Vec::new();
     }
@@ -95,7 +110,7 @@ mod tests {
     use super::*;
 
     fn scrub(inputs: &[&str], text: &str) -> String {
-        Scrubber::new(inputs.iter().map(|s| s.to_string())).scrub(text)
+        Scrubber::new(inputs).scrub(text)
     }
 
     #[test]
