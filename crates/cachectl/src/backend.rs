@@ -189,7 +189,7 @@ pub async fn open(url: &str, flags: &BackendFlags) -> Result<Arc<dyn Distributed
             if let Some(bytes) = capacity {
                 builder = builder.capacity_bytes(bytes);
             }
-            Ok(Arc::new(builder.build()))
+            Ok(Arc::new(builder.build()?))
         }
         Target::Redis(url) => open_redis(&url, flags).await,
         Target::SqlServer(conn) => open_sqlserver(&conn, flags).await,
