@@ -299,6 +299,10 @@ impl DistributedCache for PostgresCache {
         one_row(rows)?.map(|r| format::info_of(&r)).transpose()
     }
 
+    async fn ping(&self) -> Result<()> {
+        PostgresCache::ping(self).await
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities.clone()
     }
