@@ -24,6 +24,7 @@
 //! | `memory://`, `memory://?capacity=64MiB` | in-process ([`cache_memory`]) | `memory` (default) |
 //! | `redis://`, `rediss://`, `redis+unix://`, `unix://`, `redis+cluster://`, `rediss+cluster://` | Redis (`cache-redis`) | `redis` |
 //! | `sqlserver://`, an ADO.NET string (`Server=..;Database=..;`) | SQL Server (`cache-sqlserver`) | `sqlserver` |
+//! | `postgres://`, `postgresql://`, a libpq string (`host=.. dbname=..`) | PostgreSQL (`cache-postgres`) | `postgres` |
 //!
 //! The facade only dispatches: each backend crate says which schemes (and
 //! connection strings) it takes, parses them and hides their secrets. A
@@ -71,6 +72,11 @@ pub use cache_abstractions::*;
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use cache_memory;
+
+/// The PostgreSQL backend, for its own builder, table tools and TLS settings.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use cache_postgres;
 
 use registry::Found;
 

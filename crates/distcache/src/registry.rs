@@ -33,6 +33,16 @@ pub(crate) const BACKENDS: &[Backend] = &[
         },
         redact: cache_memory::redact,
     },
+    #[cfg(feature = "postgres")]
+    Backend {
+        schemes: cache_postgres::URL_SCHEMES,
+        is_connection_string: Some(cache_postgres::is_connection_string),
+        open: |text, options| {
+            let cache = cache_postgres::PostgresCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_postgres::redact,
+    },
 ];
 
 /// What a text names.
@@ -70,7 +80,7 @@ fn known() -> String {
         all.push("a connection string".to_owned());
     }
     if all.is_empty() {
-        return "nothing: enable a backend feature (memory, redis, sqlserver)".to_owned();
+        return "nothing: enable a backend feature (memory, redis, sqlserver, postgres)".to_owned();
     }
     all.join(", ")
 }

@@ -9,6 +9,7 @@
 
 mod common;
 mod conformance;
+mod facade;
 mod faults;
 mod interop;
 mod proxy;
