@@ -31,6 +31,8 @@
 
 mod cases;
 mod harness;
+#[cfg(feature = "hybrid")]
+pub mod hybrid;
 pub mod redis_server;
 mod runner;
 mod support;
