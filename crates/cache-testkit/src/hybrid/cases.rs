@@ -352,7 +352,8 @@ pub(super) async fn tags_invalidate_across_instances(h: &dyn HybridHarness) -> O
             "A after"
         )
         .value,
-        "new"
+        "new",
+        "instance A still served an entry removed by tag"
     );
     tokio::time::sleep(KitSettings::default().tag_check_interval * 3).await;
     let fresh = value(
