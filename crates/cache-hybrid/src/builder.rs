@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{Clock, DistributedCache, SystemClock};
+use cache_abstractions::{Clock, DistributedCache, Error, Result, SystemClock};
 use cache_memory::MemoryCache;
 
 use crate::cache::{HybridCache, Inner};
@@ -53,8 +53,9 @@ pub enum Invalidation<'a> {
 ///     .local_capacity_bytes(16 * 1024 * 1024)
 ///     .default_options(HybridEntryOptions::new().expires_in(Duration::from_secs(60)))
 ///     .tag_check_interval(Duration::from_millis(500))
-///     .build();
+///     .build()?;
 /// # let _ = cache;
+/// # Ok::<(), cache_abstractions::Error>(())
 /// ```
 #[must_use]
 pub struct HybridCacheBuilder {
@@ -169,17 +170,29 @@ impl HybridCacheBuilder {
         self
     }
 
-    /// Builds the cache (no I/O; a runtime is needed only by the calls).
-    pub fn build(self) -> HybridCache {
+    /// Builds the cache. Synchronous, no I/O; a tokio runtime is needed only
+    /// by the calls.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`](cache_abstractions::ErrorKind::Config) for a
+    /// local capacity of zero or a zero tag check interval.
+    pub fn build(self) -> Result<HybridCache> {
+        if self.tag_check_interval.is_zero() {
+            return Err(Error::config(
+                "the tag check interval must be greater than zero",
+            ));
+        }
+        self.defaults.validate()?;
         let local = MemoryCache::builder()
             .capacity_bytes(self.local_capacity)
             .clock(Arc::clone(&self.clock))
-            .build();
+            .build()?;
         let capabilities = match &self.distributed {
             Some(d) => d.capabilities(),
             None => cache_abstractions::DistributedCache::capabilities(&local),
         };
-        HybridCache::from_inner(Inner {
+        Ok(HybridCache::from_inner(Inner {
             local,
             distributed: self.distributed,
             capabilities,
@@ -192,6 +205,6 @@ impl HybridCacheBuilder {
             hook: self.hook,
             flights: Default::default(),
             counters: Default::default(),
-        })
+        }))
     }
 }

@@ -109,12 +109,17 @@ impl HybridCache {
 
     /// A cache over `distributed` with every default.
     pub fn new(distributed: Arc<dyn DistributedCache>) -> Self {
-        HybridCache::builder().distributed(distributed).build()
+        HybridCache::builder()
+            .distributed(distributed)
+            .build()
+            .expect("the default settings are valid")
     }
 
-    /// A cache with no distributed tier.
+    /// A cache with no distributed tier, with every default.
     pub fn local_only() -> Self {
-        HybridCache::builder().build()
+        HybridCache::builder()
+            .build()
+            .expect("the default settings are valid")
     }
 
     pub(crate) fn from_inner(inner: Inner) -> Self {
@@ -376,9 +381,8 @@ impl HybridCache {
         })?;
         let done = waiter.await.map_err(|f| f.to_error())?;
         let value = decode(&done.payload.value).ok_or_else(|| {
-            Error::new(
-                ErrorKind::CorruptEntry,
-                "the cached value does not decode as the requested type (two types under one key?)",
+            Error::serialization(
+                "the value does not decode as the requested type (two types under one key?)",
             )
         })?;
         Ok(Fetched::new(value, done.source, done.stale))

@@ -1,7 +1,7 @@
 //! How typed values become bytes, and optional compression.
 
 use bytes::Bytes;
-use cache_abstractions::{Error, ErrorKind, Result};
+use cache_abstractions::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -39,12 +39,7 @@ impl Codec {
             #[cfg(feature = "postcard")]
             Codec::Postcard => postcard::to_stdvec(value).map_err(|e| e.to_string()),
         };
-        out.map_err(|e| {
-            Error::new(
-                ErrorKind::Backend,
-                format!("the value cannot be serialized: {e}"),
-            )
-        })
+        out.map_err(|e| Error::serialization(format!("the value cannot be serialized: {e}")))
     }
 
     /// `None` when the bytes are not a `T` in this codec (a miss).

@@ -200,7 +200,8 @@ async fn the_invalidation_hook_hears_every_change() {
             };
             log.lock().unwrap().push(entry);
         }))
-        .build();
+        .build()
+        .unwrap();
     cache
         .set("a", &1u8, &HybridEntryOptions::new())
         .await
@@ -260,7 +261,8 @@ async fn postcard_and_json_payloads_never_mix() {
     let compact = HybridCache::builder()
         .distributed(tier.clone())
         .codec(cache_hybrid::Codec::Postcard)
-        .build();
+        .build()
+        .unwrap();
     compact
         .set("p", &teapot(), &HybridEntryOptions::new())
         .await

@@ -48,14 +48,13 @@ fn shared_server() -> Arc<RedisServer> {
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 
-async fn redis(url: &str, instance_name: &str) -> Arc<RedisCache> {
+fn redis(url: &str, instance_name: &str) -> Arc<RedisCache> {
     let cache = RedisCache::builder()
         .url(url)
         .instance_name(instance_name)
         .connect_timeout(TIMEOUT)
         .command_timeout(TIMEOUT)
         .build()
-        .await
         .expect("a cache over the test redis-server");
     Arc::new(cache)
 }
@@ -63,12 +62,12 @@ async fn redis(url: &str, instance_name: &str) -> Arc<RedisCache> {
 #[async_trait]
 impl HybridHarness for OverRedis {
     async fn tier(&self, namespace: &str) -> Option<Arc<dyn DistributedCache>> {
-        Some(redis(&self.0.url(), namespace).await)
+        Some(redis(&self.0.url(), namespace))
     }
 
     async fn outage(&self) -> Option<Box<dyn Outage>> {
         let server = RedisServer::start();
-        let cache = redis(&server.url(), "outage:").await;
+        let cache = redis(&server.url(), "outage:");
         Some(Box::new(RedisOutage { server, cache }))
     }
 }

@@ -128,7 +128,7 @@ impl HybridHarness for BrokenHarness {
             b = b.distributed(t);
         }
         Arc::new(Wrapper {
-            real: b.build(),
+            real: b.build().expect("valid settings"),
             broken: self.broken,
             forever: Mutex::default(),
         })

@@ -189,7 +189,7 @@ pub async fn open(url: &str, flags: &BackendFlags) -> Result<Arc<dyn Distributed
             if let Some(bytes) = capacity {
                 builder = builder.capacity_bytes(bytes);
             }
-            Ok(Arc::new(builder.build()))
+            Ok(Arc::new(builder.build()?))
         }
         Target::Redis(url) => open_redis(&url, flags).await,
         Target::SqlServer(conn) => open_sqlserver(&conn, flags).await,
@@ -205,7 +205,10 @@ async fn open_redis(url: &str, flags: &BackendFlags) -> Result<Arc<dyn Distribut
     if let Some(t) = flags.timeout.filter(|t| !t.is_zero()) {
         builder = builder.connect_timeout(t).command_timeout(t);
     }
-    Ok(Arc::new(builder.build().await?))
+    // build() connects lazily; ping keeps connect errors at open.
+    let cache = builder.build()?;
+    cache.ping().await?;
+    Ok(Arc::new(cache))
 }
 
 #[cfg(not(feature = "redis"))]

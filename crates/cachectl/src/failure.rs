@@ -80,11 +80,23 @@ impl fmt::Debug for Failure {
 }
 
 impl From<Error> for Failure {
-    /// Any error from the cache (exit 3), flattened to one line: the
-    /// error's own text already includes its source chain.
+    /// Any error from the cache (exit 3), with its causes, on one line.
     fn from(e: Error) -> Self {
-        Failure::cache(one_line(&e.to_string()))
+        Failure::cache(one_line(&chain(&e)))
     }
+}
+
+/// The error and each of its causes once, joined by `: ` (what anyhow's
+/// `{:#}` prints; `Error`'s own `Display` leaves the causes out).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 /// `s` on one line: newlines and tabs become spaces, runs of spaces collapse.
@@ -112,5 +124,8 @@ mod tests {
         let f = Failure::from(Error::new(ErrorKind::Connection, "refused\n  at host\tx"));
         assert_eq!(f.exit_code(), EXIT_CACHE);
         assert_eq!(f.message(), "connection error: refused at host x");
+        let io = std::io::Error::other("reset");
+        let f = Failure::from(Error::new(ErrorKind::Connection, "lost").with_source(io));
+        assert_eq!(f.message(), "connection error: lost: reset");
     }
 }

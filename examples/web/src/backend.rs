@@ -61,6 +61,10 @@ async fn open_redis(url: &str, config: &Config) -> Result<Arc<dyn DistributedCac
         .connect_timeout(config.cache_timeout)
         .command_timeout(config.cache_timeout)
         .build()
+        .map_err(|e| format!("cannot open Redis at {}: {e}", redact(url)))?;
+    // build() connects lazily; ping keeps connect errors at startup.
+    cache
+        .ping()
         .await
         .map_err(|e| format!("cannot open Redis at {}: {e}", redact(url)))?;
     Ok(Arc::new(cache))

@@ -118,7 +118,7 @@ pub trait HybridHarness: Send + Sync + 'static {
         if let Some(t) = tier {
             b = b.distributed(t);
         }
-        Arc::new(b.build())
+        Arc::new(b.build().expect("valid settings"))
     }
 
     /// A distributed tier on a server the kit may stop and start. `None`:

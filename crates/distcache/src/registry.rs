@@ -1,0 +1,92 @@
+//! The backends this build can open, and how a URL picks one.
+//!
+//! Each entry only points at what its backend crate exports (its schemes,
+//! its connection-string test, its builder and its redactor): the facade
+//! parses nothing itself.
+
+use std::sync::Arc;
+
+use cache_abstractions::{url_scheme, DistributedCache, Error, OpenOptions, Result};
+
+/// One backend crate, as the facade sees it.
+pub(crate) struct Backend {
+    /// The crate's `URL_SCHEMES`.
+    pub(crate) schemes: &'static [&'static str],
+    /// The crate's `is_connection_string`, for backends that take a
+    /// scheme-less connection string.
+    pub(crate) is_connection_string: Option<fn(&str) -> bool>,
+    /// `<Backend>CacheBuilder::from_url(..)?.build()`.
+    pub(crate) open: fn(&str, &OpenOptions) -> Result<Arc<dyn DistributedCache>>,
+    /// The crate's `redact`.
+    pub(crate) redact: fn(&str) -> String,
+}
+
+/// Every backend compiled in, by feature.
+pub(crate) const BACKENDS: &[Backend] = &[
+    #[cfg(feature = "memory")]
+    Backend {
+        schemes: cache_memory::URL_SCHEMES,
+        is_connection_string: None,
+        open: |text, options| {
+            let cache = cache_memory::MemoryCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_memory::redact,
+    },
+];
+
+/// What a text names.
+pub(crate) enum Found<'a> {
+    /// A backend compiled in.
+    Backend(&'static Backend),
+    /// A URL whose scheme no compiled-in backend opens.
+    UnknownScheme(&'a str),
+    /// Neither a URL nor a connection string any backend takes.
+    Unrecognized,
+}
+
+/// Picks the backend for `text`: by its URL scheme, else by asking each
+/// backend whether it is one of its connection strings.
+pub(crate) fn find(text: &str) -> Found<'_> {
+    if let Some(scheme) = url_scheme(text) {
+        return BACKENDS
+            .iter()
+            .find(|b| b.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)))
+            .map_or(Found::UnknownScheme(scheme), Found::Backend);
+    }
+    BACKENDS
+        .iter()
+        .find(|b| b.is_connection_string.is_some_and(|is| is(text)))
+        .map_or(Found::Unrecognized, Found::Backend)
+}
+
+/// Every scheme this build opens, for error messages.
+fn known() -> String {
+    let mut all: Vec<String> = BACKENDS
+        .iter()
+        .flat_map(|b| b.schemes.iter().map(|s| format!("{s}://")))
+        .collect();
+    if BACKENDS.iter().any(|b| b.is_connection_string.is_some()) {
+        all.push("a connection string".to_owned());
+    }
+    if all.is_empty() {
+        return "nothing: enable a backend feature (memory, redis, sqlserver)".to_owned();
+    }
+    all.join(", ")
+}
+
+/// The error for text no backend takes. It names at most the scheme, and
+/// only when the scheme is short and plain (a "scheme" can be a user name
+/// typed without `redis://`), never the rest of the text.
+pub(crate) fn not_openable(found: &Found<'_>) -> Error {
+    match found {
+        Found::UnknownScheme(scheme) if scheme.len() <= 24 => Error::config(format!(
+            "unknown cache URL scheme `{scheme}`; this build opens {}",
+            known()
+        )),
+        _ => Error::config(format!(
+            "not a cache URL or connection string this build opens; it opens {}",
+            known()
+        )),
+    }
+}
