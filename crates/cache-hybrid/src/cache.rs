@@ -169,8 +169,14 @@ impl HybridCache {
             }
             .boxed()
         });
-        self.get_or_create_with(key, options, codec.id(), |b| codec.deserialize(b), make)
-            .await
+        self.get_or_create_with(
+            key,
+            options,
+            codec.id(),
+            |b: &Bytes| codec.deserialize(b),
+            make,
+        )
+        .await
     }
 
     /// [`get_or_create`](Self::get_or_create) with the builder's default options.
@@ -209,7 +215,7 @@ impl HybridCache {
             }
             .boxed()
         });
-        self.get_or_create_with(key, options, RAW, |b| Some(Bytes::copy_from_slice(b)), make)
+        self.get_or_create_with(key, options, RAW, |b: &Bytes| Some(b.clone()), make)
             .await
     }
 
@@ -217,14 +223,13 @@ impl HybridCache {
     /// A value of another type or codec is a miss.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Fetched<T>>> {
         let codec = self.inner.codec;
-        self.get_with(key, codec.id(), |b| codec.deserialize(b))
+        self.get_with(key, codec.id(), |b: &Bytes| codec.deserialize(b))
             .await
     }
 
     /// The bytes stored under `key` by the bytes API, in either tier.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Fetched<Bytes>>> {
-        self.get_with(key, RAW, |b| Some(Bytes::copy_from_slice(b)))
-            .await
+        self.get_with(key, RAW, |b: &Bytes| Some(b.clone())).await
     }
 
     /// Stores `value` in both tiers (as the flags allow). A distributed-tier
@@ -318,7 +323,7 @@ impl HybridCache {
         &self,
         key: &str,
         codec: u8,
-        decode: impl Fn(&[u8]) -> Option<V>,
+        decode: impl Fn(&Bytes) -> Option<V>,
     ) -> Result<Option<Fetched<V>>> {
         self.validate_key(key)?;
         let inner = &self.inner;
@@ -345,7 +350,7 @@ impl HybridCache {
         key: &str,
         options: &HybridEntryOptions,
         codec: u8,
-        decode: impl Fn(&[u8]) -> Option<V>,
+        decode: impl Fn(&Bytes) -> Option<V>,
         make: Make,
     ) -> Result<Fetched<V>> {
         self.validate_key(key)?;
