@@ -314,7 +314,7 @@ impl HybridCache {
     ) -> Result<()> {
         self.validate_key(key)?;
         options.validate()?;
-        let (_, distributed) = self.inner.write(key, value, codec, options).await?;
+        let (_, distributed) = self.inner.write(key, value, codec, options, None).await?;
         self.notify(Invalidation::Key(key));
         distributed
     }
@@ -477,7 +477,7 @@ async fn run_flight(
     if let (Some(soft), Some((p, source))) = (options.soft_timeout, &stale) {
         if let Ok(joined) = tokio::time::timeout(soft, &mut task).await {
             return inner
-                .finish(&key, &options, codec, stale, joined_result(joined))
+                .finish(&key, &options, codec, stale, joined_result(joined), now)
                 .await;
         }
         // Slow: serve the stale copy; the factory goes on and updates both
@@ -492,14 +492,18 @@ async fn run_flight(
         };
         tokio::spawn(async move {
             let result = wait(task, remaining).await;
-            let _ = background.finish(&key, &options, codec, None, result).await;
+            let _ = background
+                .finish(&key, &options, codec, None, result, now)
+                .await;
             drop(guard);
         });
         Counters::bump(&inner.counters.stale_served);
         return Ok(Arc::new(served));
     }
     let result = wait(task, options.hard_timeout).await;
-    let outcome = inner.finish(&key, &options, codec, stale, result).await;
+    let outcome = inner
+        .finish(&key, &options, codec, stale, result, now)
+        .await;
     drop(guard);
     outcome
 }
@@ -567,10 +571,14 @@ impl Inner {
         codec: u8,
         stale: Option<(Payload, Source)>,
         result: std::result::Result<Bytes, Failure>,
+        started: u64,
     ) -> Outcome {
         match result {
             // A distributed-tier failure is logged, never returned here.
-            Ok(value) => match self.write(key, value, codec, options).await {
+            // Created-at is when the computation started: a remove_by_tag
+            // while the factory ran invalidates what it made (its data may
+            // predate the invalidation).
+            Ok(value) => match self.write(key, value, codec, options, Some(started)).await {
                 Ok((payload, _)) => Ok(Arc::new(Done {
                     payload,
                     source: Source::Factory,
@@ -665,6 +673,7 @@ impl Inner {
         value: Bytes,
         codec: u8,
         options: &HybridEntryOptions,
+        created_at: Option<u64>,
     ) -> Result<(Payload, Result<()>)> {
         let now = self.now();
         let distributed_options = if options.distributed.is_empty() {
@@ -678,7 +687,7 @@ impl Inner {
         let expiry = distributed_options.resolve(from_micros(now))?;
         let payload = Payload {
             codec,
-            created_at: now,
+            created_at: created_at.unwrap_or(now).min(now),
             expires_at: expiry.absolute.map(to_micros),
             sliding: expiry.sliding.map(micros),
             tags: options.tags.clone(),

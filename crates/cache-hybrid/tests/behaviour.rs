@@ -276,3 +276,28 @@ async fn postcard_and_json_payloads_never_mix() {
         "a postcard payload read as JSON"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_invalidated_while_the_factory_runs_invalidates_its_value() {
+    let cache = HybridCache::local_only();
+    let opts = HybridEntryOptions::new().tag("t");
+    let (c, o) = (cache.clone(), opts.clone());
+    let first = tokio::spawn(async move {
+        c.get_or_create("k", &o, || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, std::io::Error>(1u32) // read before the invalidation
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    cache.remove_by_tag("t").await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().value, 1, "its callers get it");
+    let next = cache
+        .get_or_create("k", &opts, || async { Ok::<_, std::io::Error>(2u32) })
+        .await
+        .unwrap();
+    assert_eq!(
+        next.value, 2,
+        "a value computed across remove_by_tag must not be served after it"
+    );
+}
