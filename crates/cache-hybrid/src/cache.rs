@@ -107,7 +107,17 @@ impl HybridCache {
         HybridCacheBuilder::default()
     }
 
-    /// A cache over `distributed` with every default.
+    /// A cache over `distributed` with every default; any backend, opened
+    /// from its URL through the `distcache` facade:
+    ///
+    /// ```
+    /// use cache_hybrid::HybridCache;
+    ///
+    /// // "redis://host:6379/", "sqlserver://...", "memory://" ...
+    /// let cache = HybridCache::new(distcache::open("memory://")?);
+    /// # let _ = cache;
+    /// # Ok::<(), cache_abstractions::Error>(())
+    /// ```
     pub fn new(distributed: Arc<dyn DistributedCache>) -> Self {
         HybridCache::builder()
             .distributed(distributed)
