@@ -305,6 +305,14 @@ impl HybridCache {
         let _ = self.inner.local.remove(key).await;
     }
 
+    /// Records that `tag` was invalidated at `at_micros` (microseconds since
+    /// the Unix epoch, as [`Invalidation::Tag`] carries it) in this
+    /// instance only, without waiting for the tag check interval (for a
+    /// backplane that heard of it from another instance).
+    pub fn evict_local_tag(&self, tag: &str, at_micros: u64) {
+        self.inner.tags.record(tag, at_micros, self.inner.now());
+    }
+
     fn notify(&self, what: Invalidation<'_>) {
         if let Some(hook) = &self.inner.hook {
             hook(what);

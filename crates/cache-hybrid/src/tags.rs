@@ -99,6 +99,19 @@ impl Tags {
         invalidated_at
     }
 
+    /// Records locally that `tag` was invalidated at `at` (an instant heard
+    /// from elsewhere); never moves a known instant back.
+    pub(crate) fn record(&self, tag: &str, at: u64, now: u64) {
+        let known = self.known.get(tag).map_or(0, |k| k.invalidated_at);
+        self.known.insert(
+            tag.to_owned(),
+            Known {
+                invalidated_at: known.max(at),
+                checked_at: now,
+            },
+        );
+    }
+
     /// Records an invalidation at `now` locally (at once) and in the
     /// distributed tier (for the other instances).
     pub(crate) async fn invalidate(

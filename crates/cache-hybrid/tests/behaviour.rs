@@ -301,3 +301,55 @@ async fn a_tag_invalidated_while_the_factory_runs_invalidates_its_value() {
         "a value computed across remove_by_tag must not be served after it"
     );
 }
+
+#[tokio::test]
+async fn a_backplane_can_evict_another_instances_copies_at_once() {
+    let tier = Arc::new(MemoryCache::new());
+    let heard = Arc::new(Mutex::new(
+        Vec::<(Option<String>, Option<(String, u64)>)>::new(),
+    ));
+    let log = heard.clone();
+    let a = HybridCache::builder()
+        .distributed(tier.clone())
+        .on_invalidation(Arc::new(move |what: Invalidation<'_>| {
+            let entry = match what {
+                Invalidation::Key(k) => (Some(k.to_owned()), None),
+                Invalidation::Tag(t, at) => (None, Some((t.to_owned(), at))),
+                _ => (None, None),
+            };
+            log.lock().unwrap().push(entry);
+        }))
+        .tag_check_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let b = HybridCache::builder()
+        .distributed(tier)
+        .tag_check_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let opts = HybridEntryOptions::new().tag("t");
+    a.set("k", &1u8, &opts).await.unwrap();
+    a.set("j", &1u8, &opts).await.unwrap();
+    assert_eq!(b.get::<u8>("k").await.unwrap().unwrap().value, 1);
+    assert_eq!(b.get::<u8>("j").await.unwrap().unwrap().value, 1);
+    a.set("k", &2u8, &opts).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    a.remove_by_tag("t").await.unwrap();
+    // What a backplane would deliver to B.
+    for (key, tag) in heard.lock().unwrap().clone() {
+        if let Some(k) = key {
+            b.evict_local(&k).await;
+        }
+        if let Some((t, at)) = tag {
+            b.evict_local_tag(&t, at);
+        }
+    }
+    assert!(
+        b.get::<u8>("j").await.unwrap().is_none(),
+        "tagged copy still served"
+    );
+    assert!(
+        b.get::<u8>("k").await.unwrap().is_none(),
+        "tagged copy still served"
+    );
+}
