@@ -336,7 +336,8 @@ async fn a_backplane_can_evict_another_instances_copies_at_once() {
     tokio::time::sleep(Duration::from_millis(2)).await;
     a.remove_by_tag("t").await.unwrap();
     // What a backplane would deliver to B.
-    for (key, tag) in heard.lock().unwrap().clone() {
+    let messages = heard.lock().unwrap().clone();
+    for (key, tag) in messages {
         if let Some(k) = key {
             b.evict_local(&k).await;
         }
