@@ -11,7 +11,8 @@ use cache_abstractions::{
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
-use crate::builder::{Config, MemoryCacheBuilder};
+use crate::builder::MemoryCacheBuilder;
+use crate::config::Config;
 use crate::format::{to_micros, Stored, GRANULARITY};
 use crate::reaper;
 

@@ -33,6 +33,7 @@
 
 mod builder;
 mod cache;
+mod config;
 mod format;
 mod reaper;
 
