@@ -113,7 +113,7 @@ fn now() -> ColumnData<'static> {
 
 /// `now + after` as a datetimeoffset(7) parameter, UTC.
 fn at(after: Duration) -> ColumnData<'static> {
-    const TICKS_PER_DAY: u64 = Ticks::PER_SECOND.get() as u64 * 86_400;
+    const TICKS_PER_DAY: u64 = Ticks::PER_DAY.get() as u64;
     let ticks = Ticks::from_instant(SystemTime::now() + after).get() as u64;
     ColumnData::DateTimeOffset(Some(tiberius::time::DateTimeOffset::new(
         tiberius::time::DateTime2::new(

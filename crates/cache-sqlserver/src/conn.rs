@@ -20,28 +20,8 @@ use tiberius::{Client, ColumnData, ToSql};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
-use crate::error::{self, map_error};
+use crate::error::{self, map_error, ConnectError};
 use crate::statements::Statement;
-
-/// Why a connect failed; cheap to clone, so one failure reaches every
-/// operation waiting for a connection, each with the driver's own error.
-#[derive(Clone, Debug)]
-pub(crate) enum ConnectError {
-    /// TCP failed (refused, unreachable, reset).
-    Unreachable {
-        addr: String,
-        source: Arc<std::io::Error>,
-    },
-    /// The TDS login failed (TLS, login refused, database, protocol).
-    Driver {
-        addr: String,
-        source: tiberius::error::Error,
-    },
-    /// No answer within the connect timeout.
-    TimedOut { addr: String, after: Duration },
-    /// Azure SQL redirected more than once.
-    Redirected,
-}
 
 /// Opens connections for the pool; holds the driver configuration, which
 /// includes the password, so its `Debug` shows the address only.

@@ -5,11 +5,30 @@
 //! Messages say what this crate was doing; the driver's error is kept as
 //! `source`, never repeated in the message. No message holds a password.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cache_abstractions::{Error, ErrorKind};
 
-use crate::conn::ConnectError;
+/// Why a connect failed; cheap to clone, so one failure reaches every
+/// operation waiting for a connection, each with the driver's own error.
+#[derive(Clone, Debug)]
+pub(crate) enum ConnectError {
+    /// TCP failed (refused, unreachable, reset).
+    Unreachable {
+        addr: String,
+        source: Arc<std::io::Error>,
+    },
+    /// The TDS login failed (TLS, login refused, database, protocol).
+    Driver {
+        addr: String,
+        source: tiberius::error::Error,
+    },
+    /// No answer within the connect timeout.
+    TimedOut { addr: String, after: Duration },
+    /// Azure SQL redirected more than once.
+    Redirected,
+}
 
 /// SQL Server's error numbers this crate reacts to.
 pub(crate) mod codes {
@@ -159,9 +178,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Timeout);
         let refused = ConnectError::Unreachable {
             addr: "127.0.0.1:1".into(),
-            source: std::sync::Arc::new(std::io::Error::from(
-                std::io::ErrorKind::ConnectionRefused,
-            )),
+            source: Arc::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
         };
         let e = pool_timeout(Duration::ZERO, Some(refused));
         assert_eq!(e.kind(), ErrorKind::Connection);

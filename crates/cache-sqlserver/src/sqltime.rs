@@ -12,7 +12,7 @@ use cache_abstractions::{Error, Result};
 use tiberius::time::{Date, DateTime2, DateTimeOffset, Time};
 
 /// 100-ns ticks in a day.
-const TICKS_PER_DAY: u64 = 864_000_000_000;
+const TICKS_PER_DAY: u64 = Ticks::PER_DAY.get() as u64;
 /// Ticks of 9999-12-31T23:59:59.9999999, the last instant `datetimeoffset`
 /// holds (.NET's `DateTime.MaxValue`).
 const MAX_TICKS: u64 = Ticks::MAX_DATETIME.get() as u64;

@@ -31,12 +31,18 @@
 
 mod cases;
 mod harness;
+#[cfg(feature = "hybrid")]
+pub mod hybrid;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
 mod runner;
 mod support;
 
 pub use async_trait::async_trait;
+/// The `cache-abstractions` the kit is built against: name the trait through
+/// it (`cache_testkit::cache_abstractions::DistributedCache`) and a test can
+/// never hold a second copy of it.
+pub use cache_abstractions;
 pub use harness::{Harness, Outage};
 pub use runner::{run_case, run_case_with, CaseFn, Outcome, STRICT_ENV};
 

@@ -24,6 +24,7 @@
 //! | `memory://`, `memory://?capacity=64MiB` | in-process ([`cache_memory`]) | `memory` (default) |
 //! | `redis://`, `rediss://`, `redis+unix://`, `unix://`, `redis+cluster://`, `rediss+cluster://` | Redis (`cache-redis`) | `redis` |
 //! | `sqlserver://`, `mssql://`, an ADO.NET string (`Server=..;Database=..;`) | SQL Server (`cache-sqlserver`); needs [`OpenOptions::table`] | `sqlserver` |
+//! | `postgres://`, `postgresql://`, a libpq string (`host=.. dbname=..`) | PostgreSQL (`cache-postgres`) | `postgres` |
 //!
 //! The facade only dispatches: each backend crate says which schemes (and
 //! connection strings) it takes, parses them and hides their secrets. A
@@ -81,6 +82,11 @@ pub use cache_redis;
 #[cfg(feature = "sqlserver")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
 pub use cache_sqlserver;
+
+/// The PostgreSQL backend, for its own builder, table tools and TLS settings.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use cache_postgres;
 
 use registry::Found;
 

@@ -58,6 +58,17 @@ pub(crate) const BACKENDS: &[Backend] = &[
         },
         redact: cache_sqlserver::redact,
     },
+    #[cfg(feature = "postgres")]
+    Backend {
+        name: "postgres",
+        schemes: cache_postgres::URL_SCHEMES,
+        is_connection_string: Some(cache_postgres::is_connection_string),
+        open: |text, options| {
+            let cache = cache_postgres::PostgresCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_postgres::redact,
+    },
 ];
 
 /// What a text names.
@@ -103,7 +114,7 @@ pub(crate) fn known() -> String {
         all.push("a connection string (Server=..;Database=..)".to_owned());
     }
     if all.is_empty() {
-        return "nothing: enable a backend feature (memory, redis, sqlserver)".to_owned();
+        return "nothing: enable a backend feature (memory, redis, sqlserver, postgres)".to_owned();
     }
     match all.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use cache_abstractions::support::dotnet::Ticks;
 use cache_sqlserver::{schema, ConnectionString, SqlServerCache, TableName};
 
-/// .NET ticks in a second.
-const TICKS_PER_SECOND: u64 = Ticks::PER_SECOND.get() as u64;
+/// .NET ticks in a day.
+const TICKS_PER_DAY: u64 = Ticks::PER_DAY.get() as u64;
 use rand::Rng;
 use tiberius::Client;
 use tokio::net::TcpStream;
@@ -139,7 +139,6 @@ pub async fn raw(cs: &str) -> Raw {
 
 /// A datetimeoffset(7) parameter at `t`, UTC.
 pub fn dto(t: std::time::SystemTime) -> tiberius::ColumnData<'static> {
-    const TICKS_PER_DAY: u64 = TICKS_PER_SECOND * 86_400;
     let ticks = ticks(t);
     let days = (ticks / TICKS_PER_DAY) as u32;
     let time = tiberius::time::Time::new(ticks % TICKS_PER_DAY, 7);
@@ -156,7 +155,7 @@ pub fn ticks_of(cell: &tiberius::ColumnData<'_>) -> Option<u64> {
             let dt = d.datetime2();
             let scale = dt.time().scale();
             Some(
-                u64::from(dt.date().days()) * TICKS_PER_SECOND * 86_400
+                u64::from(dt.date().days()) * TICKS_PER_DAY
                     + dt.time().increments() * 10u64.pow(u32::from(7 - scale)),
             )
         }
