@@ -31,6 +31,8 @@
 
 mod cases;
 mod harness;
+#[cfg(feature = "hybrid")]
+pub mod hybrid;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
 mod runner;

@@ -9,7 +9,7 @@
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cache_sqlserver::{schema, TableName};
+use distcache::cache_sqlserver::{schema, TableName};
 
 const ENV: &str = "CACHE_TEST_SQLSERVER";
 
