@@ -78,6 +78,10 @@ impl fmt::Display for ErrorKind {
 /// A cache error: a [`kind`](Error::kind), a message, optionally the options
 /// field at fault, and optionally the backend's own error as `source`.
 ///
+/// `Display` shows the kind and message only, never the source: print the
+/// chain with a reporter (anyhow's `{:#}`, or walk
+/// [`source`](std::error::Error::source)), which then shows each cause once.
+///
 /// ```
 /// use cache_abstractions::{Error, ErrorKind};
 ///
@@ -202,11 +206,10 @@ impl fmt::Display for Error {
         if let Some(field) = self.field {
             write!(f, "{field} ")?;
         }
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
+        // The source is not repeated here: it is the error's `source()`,
+        // which reporters (anyhow's `{:#}`, tracing, eyre) print after this
+        // text. Printing it here too would show every cause twice.
+        f.write_str(&self.message)
     }
 }
 
@@ -235,13 +238,11 @@ mod tests {
     }
 
     #[test]
-    fn display_includes_source() {
+    fn display_leaves_the_source_to_source() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = Error::new(ErrorKind::Connection, "cannot reach 127.0.0.1:1").with_source(io);
-        assert_eq!(
-            e.to_string(),
-            "connection error: cannot reach 127.0.0.1:1: refused"
-        );
-        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.to_string(), "connection error: cannot reach 127.0.0.1:1");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("refused"));
     }
 }

@@ -58,6 +58,11 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The README (shown on crates.io) is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(feature = "blocking")]
 mod blocking;
 mod cache;
@@ -65,8 +70,13 @@ mod capabilities;
 mod clock;
 mod error;
 mod ext;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "metrics"))))]
+pub mod instrument;
 mod open;
 mod options;
+#[cfg(feature = "backend-support")]
+pub mod support;
 
 #[cfg(feature = "blocking")]
 pub use blocking::BlockingCache;
@@ -75,6 +85,8 @@ pub use capabilities::{Capabilities, KeyLimit};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use ext::DistributedCacheExt;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub use instrument::{InstrumentExt, Instrumented, KeyPolicy};
 pub use open::{url_scheme, OpenOptions};
 pub use options::{
     max_absolute_expiration, round_up, EntryOptions, Expiry, MAX_ABSOLUTE_EXPIRATION_UNIX_SECS,

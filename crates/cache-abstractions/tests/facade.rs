@@ -121,17 +121,38 @@ async fn blocking_facade_inside_a_runtime_is_an_error_not_a_panic() {
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     // Dropping the facade (and its runtime) inside async code must not panic.
     drop(cache);
-    // From spawn_blocking it works, on the runtime the handle points at.
-    let on_handle = BlockingCache::with_handle(
-        Arc::new(MapCache::default()),
-        tokio::runtime::Handle::current(),
-    );
+    // spawn_blocking runs inside the runtime's context: refused too, and
+    // Handle::block_on is the way there.
+    let inner = Arc::new(MapCache::default());
+    let on_handle =
+        BlockingCache::with_handle(Arc::clone(&inner), tokio::runtime::Handle::current());
     tokio::task::spawn_blocking(move || {
-        on_handle.set("k", "v", &EntryOptions::new()).unwrap();
-        assert_eq!(on_handle.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        let err = on_handle.set("k", "v", &EntryOptions::new()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        let handle = tokio::runtime::Handle::current();
+        handle
+            .block_on(inner.set("k", "v".into(), &EntryOptions::new()))
+            .unwrap();
+        assert_eq!(
+            handle.block_on(inner.get("k")).unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
     })
     .await
     .unwrap();
+    // From a plain thread the borrowed handle works.
+    let plain = BlockingCache::with_handle(
+        Arc::new(MapCache::default()),
+        tokio::runtime::Handle::current(),
+    );
+    let worker = std::thread::spawn(move || {
+        plain.set("k", "v", &EntryOptions::new()).unwrap();
+        plain.get("k").unwrap()
+    });
+    let got = tokio::task::spawn_blocking(move || worker.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got.as_deref(), Some(&b"v"[..]));
     let built = BlockingCache::build(async { Ok(MapCache::default()) });
     assert_eq!(built.unwrap_err().kind(), ErrorKind::Unsupported);
 }

@@ -31,6 +31,11 @@
 //! [moka]: https://docs.rs/moka
 #![doc(test(attr(deny(warnings))))]
 
+// The README (shown on crates.io) is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod builder;
 mod cache;
 mod format;
