@@ -6,14 +6,14 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use cache_abstractions::{Error, ErrorKind, Result};
-use tokio::sync::watch;
+use cache_abstractions::support::connect::{Checkout, ConnectFailures};
+use cache_abstractions::Result;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::connstr::Target;
-use crate::error;
+use crate::error::{self, ConnectError};
 use crate::statements::{Op, Statements};
 
 /// Opens connections; holds the driver settings (with the password), so its
@@ -52,12 +52,19 @@ impl Manager {
 
     /// One connection outside any pool (the sweep, the tool).
     pub(crate) async fn open(&self) -> Result<Conn> {
+        self.try_open().await.map_err(error::from_connect)
+    }
+
+    async fn try_open(&self) -> std::result::Result<Conn, ConnectError> {
         let what = || format!("connecting to {}", self.target.host_label());
         let connect = self.target.pg.connect(self.tls.clone());
         let (client, connection) = tokio::time::timeout(self.connect_timeout, connect)
             .await
-            .map_err(|_| error::timed_out(&what(), self.connect_timeout))?
-            .map_err(|e| error::map(e, &what()))?;
+            .map_err(|_| ConnectError::TimedOut {
+                what: what(),
+                after: self.connect_timeout,
+            })?
+            .map_err(|e| ConnectError::driver(e, what()))?;
         // The connection object does the I/O; it ends when the server or
         // the client closes, which `Client::is_closed` then reports.
         tokio::spawn(async move {
@@ -75,20 +82,20 @@ impl Manager {
 
 impl bb8::ManageConnection for Manager {
     type Connection = Conn;
-    type Error = Error;
+    type Error = ConnectError;
 
-    async fn connect(&self) -> Result<Conn> {
-        // A failure reaches waiting operations through `FailureSink`, which
-        // bb8 calls after freeing the attempt's slot.
-        self.open().await
+    async fn connect(&self) -> std::result::Result<Conn, ConnectError> {
+        // A failure reaches waiting operations through bb8's error sink
+        // (see `cache_abstractions::support::connect`).
+        self.try_open().await
     }
 
-    async fn is_valid(&self, conn: &mut Conn) -> Result<()> {
+    async fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), ConnectError> {
         conn.client
             .simple_query("")
             .await
             .map(|_| ())
-            .map_err(|e| error::map(e, "checking a pooled connection"))
+            .map_err(|e| ConnectError::driver(e, "checking a pooled connection".to_owned()))
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
@@ -200,32 +207,6 @@ fn op_name(op: Op) -> &'static str {
     }
 }
 
-/// Where failed connection attempts are announced.
-pub(crate) type FailureSource = Arc<watch::Sender<Option<(ErrorKind, String)>>>;
-
-/// Receives bb8's reports of failed connection attempts and announces them.
-#[derive(Clone)]
-pub(crate) struct FailureSink(pub(crate) FailureSource);
-
-impl fmt::Debug for FailureSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FailureSink")
-    }
-}
-
-impl bb8::ErrorSink<Error> for FailureSink {
-    fn sink(&self, e: Error) {
-        let full = e.to_string();
-        let prefix = format!("{}: ", e.kind());
-        let text = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
-        self.0.send_replace(Some((e.kind(), text)));
-    }
-
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<Error>> {
-        Box::new(self.clone())
-    }
-}
-
 /// The pool and the failures of its connects. bb8 starts a reaper task
 /// when a pool is made, which needs a runtime, so the pool is made on first
 /// use: building the cache stays synchronous and free of I/O.
@@ -234,7 +215,7 @@ pub(crate) struct Pool {
     pool: OnceLock<bb8::Pool<Manager>>,
     manager: Manager,
     size: u32,
-    failures: FailureSource,
+    failures: ConnectFailures<ConnectError>,
 }
 
 impl Pool {
@@ -244,7 +225,7 @@ impl Pool {
             pool: OnceLock::new(),
             manager,
             size,
-            failures: Arc::new(watch::Sender::new(None)),
+            failures: ConnectFailures::new(),
         }
     }
 
@@ -257,7 +238,7 @@ impl Pool {
                 // A refused connect fails the operation at once (rule 15)
                 // instead of being retried until the timeout.
                 .retry_connection(false)
-                .error_sink(Box::new(FailureSink(Arc::clone(&self.failures))))
+                .error_sink(self.failures.sink())
                 // A closed connection is skipped by `get` below; checking
                 // every checkout with a round trip would double the latency.
                 .test_on_check_out(false)
@@ -281,31 +262,19 @@ impl Pool {
     }
 
     async fn checkout(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        // Subscribe before asking, so a connect bb8 starts for us is seen.
-        let mut failures = self.failures.subscribe();
-        failures.mark_unchanged();
-        let timeout = self.manager.connect_timeout;
-        tokio::select! {
-            biased;
-            r = self.pool().get() => r.map_err(|e| error::pool(e, timeout)),
-            e = next_failure(&mut failures) => Err(e),
-        }
+        self.failures
+            .checkout(self.pool())
+            .await
+            .map_err(|e| match e {
+                Checkout::Failed(e) => error::from_connect(e),
+                Checkout::TimedOut { last_failure } => {
+                    error::pool_timeout(self.manager.connect_timeout, last_failure)
+                }
+            })
     }
 
     /// A connection of its own, outside the pool.
     pub(crate) async fn dedicated(&self) -> Result<Conn> {
         self.manager.open().await
-    }
-}
-
-async fn next_failure(rx: &mut watch::Receiver<Option<(ErrorKind, String)>>) -> Error {
-    loop {
-        if rx.changed().await.is_err() {
-            // The pool is gone; the pool future decides.
-            return std::future::pending().await;
-        }
-        if let Some((kind, text)) = rx.borrow_and_update().clone() {
-            return Error::new(kind, text);
-        }
     }
 }
