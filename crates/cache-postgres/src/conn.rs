@@ -76,6 +76,8 @@ impl Manager {
             client,
             prepared: Default::default(),
             statements: Arc::clone(&self.statements),
+            in_flight: false,
+            tls: self.tls.clone(),
         })
     }
 }
@@ -99,7 +101,7 @@ impl bb8::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.client.is_closed()
+        conn.in_flight || conn.client.is_closed()
     }
 }
 
@@ -108,6 +110,14 @@ pub(crate) struct Conn {
     client: Client,
     prepared: [Option<Statement>; Op::ALL.len()],
     statements: Arc<Statements>,
+    /// Set while a statement of the cache runs. A statement cut short (its
+    /// timeout, a dropped future) may still be running on the server, and
+    /// the next user of the connection would wait behind it: such a
+    /// connection is discarded (closing it ends the statement) rather than
+    /// returned to the pool.
+    in_flight: bool,
+    /// For cancel requests, which go over a connection of their own.
+    tls: MakeRustlsConnect,
 }
 
 impl fmt::Debug for Conn {
@@ -137,29 +147,80 @@ impl Conn {
         Ok(st)
     }
 
-    /// Runs `op` and returns its rows. A failed statement is prepared anew
-    /// next time (the table may have been dropped and made again).
+    /// Runs `op` within `limit` and returns its rows. A failed statement is
+    /// prepared anew next time (the table may have been dropped and made
+    /// again).
     pub(crate) async fn query(
         &mut self,
         op: Op,
         params: &[&(dyn ToSql + Sync)],
+        limit: Duration,
     ) -> Result<Vec<Row>> {
-        let st = self.prepared(op).await?;
-        let result = self.client.query(&st, params).await;
-        result.map_err(|e| {
-            self.prepared[op.index()] = None;
-            error::map(e, op_name(op))
-        })
+        let st = self.start(op).await?;
+        let run = tokio::time::timeout(limit, self.client.query(&st, params)).await;
+        self.finish(op, run, limit)
     }
 
-    /// Runs `op` and returns the number of rows it changed.
-    pub(crate) async fn execute(&mut self, op: Op, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        let st = self.prepared(op).await?;
-        let result = self.client.execute(&st, params).await;
-        result.map_err(|e| {
-            self.prepared[op.index()] = None;
-            error::map(e, op_name(op))
-        })
+    /// Runs `op` within `limit` and returns the number of rows it changed.
+    pub(crate) async fn execute(
+        &mut self,
+        op: Op,
+        params: &[&(dyn ToSql + Sync)],
+        limit: Duration,
+    ) -> Result<u64> {
+        let st = self.start(op).await?;
+        let run = tokio::time::timeout(limit, self.client.execute(&st, params)).await;
+        self.finish(op, run, limit)
+    }
+
+    async fn start(&mut self, op: Op) -> Result<Statement> {
+        self.in_flight = true;
+        let st = self.prepared(op).await;
+        if st.is_err() {
+            self.in_flight = false;
+        }
+        st
+    }
+
+    /// The statement's outcome. One that ran out of time is cancelled on
+    /// the server and its connection discarded (`in_flight` stays set).
+    fn finish<T>(
+        &mut self,
+        op: Op,
+        run: std::result::Result<
+            std::result::Result<T, tokio_postgres::Error>,
+            tokio::time::error::Elapsed,
+        >,
+        limit: Duration,
+    ) -> Result<T> {
+        match run {
+            Ok(result) => {
+                self.in_flight = false;
+                result.map_err(|e| {
+                    self.prepared[op.index()] = None;
+                    error::map(e, op_name(op))
+                })
+            }
+            Err(_) => {
+                self.cancel();
+                Err(error::timed_out(op_name(op), limit))
+            }
+        }
+    }
+
+    /// Asks the server to cancel whatever this connection runs, in the
+    /// background (a statement blocked on a lock would otherwise run on
+    /// after its connection is closed).
+    fn cancel(&self) {
+        let token = self.client.cancel_token();
+        let tls = self.tls.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = token.cancel_query(tls).await {
+                    tracing::debug!(error = %e, "cache-postgres: cancelling a timed-out statement failed");
+                }
+            });
+        }
     }
 
     /// Runs SQL outside the cache's own statements (sweep, schema).
