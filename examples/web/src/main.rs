@@ -23,6 +23,8 @@ mod config;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use cache_hybrid::HybridCache;
+
 use crate::app::{AppState, Counters};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
@@ -81,7 +83,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let server = config.name.clone().unwrap_or_else(|| local.to_string());
 
     let state = Arc::new(AppState {
-        cache,
+        hybrid: HybridCache::new(cache),
         entry_options: app::entry_options(config.absolute, config.sliding),
         catalog: Catalog::new(config.upstream_delay),
         server: server.clone(),
