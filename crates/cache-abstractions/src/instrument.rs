@@ -15,13 +15,13 @@
 //!
 //! With the `tracing` feature, each operation runs inside one span named
 //! after it (`cache.get`, `cache.set`, `cache.refresh`, `cache.remove`,
-//! `cache.inspect`) at INFO level, target
+//! `cache.inspect`, `cache.ping`) at INFO level, target
 //! `cache_abstractions::instrument`, with these fields:
 //!
 //! | field | value |
 //! |---|---|
 //! | `db.system.name` | the backend name given to [`InstrumentExt::instrumented`] |
-//! | `db.operation.name` | `get`, `set`, `refresh`, `remove`, `inspect` |
+//! | `db.operation.name` | `get`, `set`, `refresh`, `remove`, `inspect`, `ping` |
 //! | `cache.outcome` | `hit`, `miss` (get, inspect), `ok` (the others) or `error` |
 //! | `error.type` | the [`ErrorKind`](crate::ErrorKind) in snake case (`timeout`, `connection`, ...), on errors |
 //! | `otel.kind` / `otel.status_code` | `client` / `ERROR` on errors (read by `tracing-opentelemetry`) |
@@ -165,11 +165,19 @@ enum Op {
     Refresh,
     Remove,
     Inspect,
+    Ping,
 }
 
 impl Op {
     #[cfg(feature = "metrics")]
-    const ALL: [Op; 5] = [Op::Get, Op::Set, Op::Refresh, Op::Remove, Op::Inspect];
+    const ALL: [Op; 6] = [
+        Op::Get,
+        Op::Set,
+        Op::Refresh,
+        Op::Remove,
+        Op::Inspect,
+        Op::Ping,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -178,6 +186,7 @@ impl Op {
             Op::Refresh => "refresh",
             Op::Remove => "remove",
             Op::Inspect => "inspect",
+            Op::Ping => "ping",
         }
     }
 }
@@ -254,6 +263,7 @@ impl<C: DistributedCache> Instrumented<C> {
             Op::Refresh => op_span!("cache.refresh", op, self.backend),
             Op::Remove => op_span!("cache.remove", op, self.backend),
             Op::Inspect => op_span!("cache.inspect", op, self.backend),
+            Op::Ping => op_span!("cache.ping", op, self.backend),
         };
         #[cfg(feature = "tracing")]
         let traced = !span.is_disabled();
@@ -361,6 +371,11 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
 
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         self.observe(Op::Inspect, Some(key), self.inner.inspect(key), found)
+            .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.observe(Op::Ping, None, self.inner.ping(), |()| Outcome::Ok)
             .await
     }
 

@@ -240,8 +240,8 @@ impl RedisCache {
 
     /// The Lua source of the script behind `get` and `refresh`, for the
     /// benchmarks that send the same `EVALSHA` themselves. Not part of the
-    /// API: only with the doc-hidden feature `bench-internals`.
-    #[cfg(feature = "bench-internals")]
+    /// API: only with the doc-hidden feature `internals`.
+    #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn sliding_read_script() -> &'static str {
         scripts::slide_source()

@@ -35,9 +35,11 @@ use cache_abstractions::{Error, ErrorKind, Result};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
+#[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
+use redis::TlsCertificates;
 use redis::{
     AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
-    TlsCertificates, Value,
+    Value,
 };
 use tokio::sync::OnceCell;
 
@@ -178,7 +180,11 @@ fn standalone(config: &Config, url: &str) -> Result<Kind> {
         settings = settings.set_password(password);
     }
     info = info.set_redis_settings(settings);
+    if url.to_ascii_lowercase().starts_with("rediss") {
+        install_crypto_provider();
+    }
     let client = match &config.tls_root_cert {
+        #[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
         Some(pem) => Client::build_with_tls(
             info,
             TlsCertificates {
@@ -186,6 +192,8 @@ fn standalone(config: &Config, url: &str) -> Result<Kind> {
                 root_cert: Some(pem.clone()),
             },
         ),
+        #[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+        Some(_) => return Err(no_tls()),
         None => Client::open(info),
     }
     .map_err(|e| Error::config(format!("invalid redis settings ({})", e.category())))?;
@@ -201,6 +209,48 @@ fn standalone(config: &Config, url: &str) -> Result<Kind> {
     })
 }
 
+/// redis-rs takes a custom root certificate for a cluster only with rustls.
+#[cfg(feature = "tls-rustls")]
+fn cluster_root_certificate(
+    builder: ClusterClientBuilder,
+    pem: &[u8],
+) -> Result<ClusterClientBuilder> {
+    Ok(builder.certs(TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }))
+}
+
+#[cfg(not(feature = "tls-rustls"))]
+fn cluster_root_certificate(_: ClusterClientBuilder, _: &[u8]) -> Result<ClusterClientBuilder> {
+    Err(Error::config(
+        "tls_root_certificate for a cluster needs the tls-rustls feature (the default); \
+         with native-tls, add the CA to the system trust store",
+    ))
+}
+
+#[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+fn no_tls() -> Error {
+    Error::config("tls_root_certificate needs a TLS feature of cache-redis (tls-rustls, the default, or tls-native-tls)")
+}
+
+/// With rustls, makes sure a process-wide crypto provider exists: ring,
+/// unless the application installed one (then that one is used). rustls
+/// cannot pick one by itself when its dependency graph enables two.
+///
+/// ring rather than rustls's default aws-lc-rs: it builds in seconds with
+/// only a C compiler. rustls 0.23.48 deprecates it for lacking
+/// post-quantum key exchange; an app that wants that installs aws-lc-rs's
+/// provider before its first TLS connection, and this one is never made.
+#[allow(deprecated)]
+fn install_crypto_provider() {
+    #[cfg(feature = "tls-rustls")]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: one is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 fn cluster(config: &Config, nodes: &[String]) -> Result<Kind> {
     let mut builder = ClusterClientBuilder::new(nodes.to_vec())
         .connection_timeout(config.connect_timeout)
@@ -212,12 +262,14 @@ fn cluster(config: &Config, nodes: &[String]) -> Result<Kind> {
     if let Some(password) = &config.password {
         builder = builder.password(password);
     }
-    if config.tls_root_cert.is_some() {
-        // redis-rs takes a custom root certificate for clusters only
-        // with rustls.
-        return Err(Error::config(
-            "tls_root_certificate is not supported for clusters: add the CA to the system trust store",
-        ));
+    if nodes
+        .iter()
+        .any(|n| n.to_ascii_lowercase().starts_with("rediss"))
+    {
+        install_crypto_provider();
+    }
+    if let Some(pem) = &config.tls_root_cert {
+        builder = cluster_root_certificate(builder, pem)?;
     }
     let client = builder
         .build()

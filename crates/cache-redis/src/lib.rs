@@ -80,6 +80,12 @@
 //! `command_timeout`; after the server comes back, the same `RedisCache`
 //! works again (broken connections are replaced).
 //!
+//! # TLS
+//!
+//! Feature `tls-rustls` (default): rustls with the ring provider, no
+//! system OpenSSL. Feature `tls-native-tls`: the platform's stack, used
+//! only with `default-features = false`.
+//!
 //! # Capabilities
 //!
 //! Keys up to 512 MiB including the instance name (lower it with

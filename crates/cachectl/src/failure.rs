@@ -3,7 +3,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use cache_abstractions::Error;
+use distcache::Error;
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -117,7 +117,7 @@ pub fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cache_abstractions::ErrorKind;
+    use distcache::ErrorKind;
 
     #[test]
     fn cache_errors_are_exit_3_on_one_line() {

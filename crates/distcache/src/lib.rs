@@ -23,7 +23,8 @@
 //! |---|---|---|
 //! | `memory://`, `memory://?capacity=64MiB` | in-process ([`cache_memory`]) | `memory` (default) |
 //! | `redis://`, `rediss://`, `redis+unix://`, `unix://`, `redis+cluster://`, `rediss+cluster://` | Redis (`cache-redis`) | `redis` |
-//! | `sqlserver://`, an ADO.NET string (`Server=..;Database=..;`) | SQL Server (`cache-sqlserver`) | `sqlserver` |
+//! | `sqlserver://`, `mssql://`, an ADO.NET string (`Server=..;Database=..;`) | SQL Server (`cache-sqlserver`); needs [`OpenOptions::table`] | `sqlserver` |
+//! | `postgres://`, `postgresql://`, a libpq string (`host=.. dbname=..`) | PostgreSQL (`cache-postgres`) | `postgres` |
 //!
 //! The facade only dispatches: each backend crate says which schemes (and
 //! connection strings) it takes, parses them and hides their secrets. A
@@ -62,15 +63,30 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod registry;
+mod scrub;
 
 use std::sync::Arc;
 
 pub use cache_abstractions::*;
+pub use scrub::Scrubber;
 
 /// The in-process backend, for its own builder and sizes.
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use cache_memory;
+/// The Redis backend, for its own builder (cluster nodes, TLS, scripts).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cache_redis;
+/// The SQL Server backend, for its own builder (cleanup, default window).
+#[cfg(feature = "sqlserver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
+pub use cache_sqlserver;
+
+/// The PostgreSQL backend, for its own builder, table tools and TLS settings.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use cache_postgres;
 
 use registry::Found;
 
@@ -105,15 +121,49 @@ pub fn open_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn Distributed
     }
 }
 
-/// `text` with every secret hidden, for logs and messages: the backend that
-/// takes `text` redacts it; text no backend takes is hidden after its
-/// scheme (or entirely), since nothing says where its secrets are. Never
-/// fails.
+/// `text` with every secret hidden, for logs and messages. Never fails.
+///
+/// The backend that takes `text` redacts it. Text no backend takes is
+/// hidden after its scheme (`app:pw@host` becomes `app:***`), or entirely,
+/// since nothing says where its secrets are; only text with none of the
+/// characters credentials are written with (`:`, `@`, `=`, `;`, `/`) is
+/// returned as it is (a plain word, such as a mistyped subcommand).
+///
+/// ```
+/// assert_eq!(distcache::redact("nosuch://me:hunter2@host"), "nosuch:***");
+/// assert_eq!(distcache::redact(":hunter2@host:6379"), "***");
+/// assert_eq!(distcache::redact("gett"), "gett");
+/// ```
 pub fn redact(text: &str) -> String {
-    let trimmed = text.trim();
-    match registry::find(trimmed) {
-        Found::Backend(backend) => (backend.redact)(trimmed),
-        Found::UnknownScheme(scheme) if scheme.len() <= 24 => format!("{scheme}:***"),
+    match registry::find(text.trim()) {
+        Found::Backend(backend) => (backend.redact)(text.trim()),
+        Found::UnknownScheme(scheme, _) if scheme.len() <= 24 => format!("{scheme}:***"),
+        _ if !text.contains([':', '@', '=', ';', '/']) => text.to_owned(),
         _ => "***".to_owned(),
     }
+}
+
+/// The backend `url` would open (`"memory"`, `"redis"`, `"sqlserver"`), if
+/// this build has it. No parsing beyond the scheme; [`open`] may still
+/// refuse the text.
+///
+/// ```
+/// assert_eq!(distcache::backend_of("memory://"), Some("memory"));
+/// assert_eq!(distcache::backend_of("nosuch://x"), None);
+/// ```
+pub fn backend_of(url: &str) -> Option<&'static str> {
+    match registry::find(url.trim()) {
+        Found::Backend(backend) => Some(backend.name),
+        _ => None,
+    }
+}
+
+/// What this build opens, for help texts: every URL scheme as `scheme://`,
+/// and "a connection string" when a backend takes one, comma-separated.
+///
+/// ```
+/// assert!(distcache::supported().contains("memory://"));
+/// ```
+pub fn supported() -> String {
+    registry::known()
 }

@@ -10,6 +10,8 @@ use cache_abstractions::{url_scheme, DistributedCache, Error, OpenOptions, Resul
 
 /// One backend crate, as the facade sees it.
 pub(crate) struct Backend {
+    /// A short name for reports: the backend crate without `cache-`.
+    pub(crate) name: &'static str,
     /// The crate's `URL_SCHEMES`.
     pub(crate) schemes: &'static [&'static str],
     /// The crate's `is_connection_string`, for backends that take a
@@ -25,6 +27,7 @@ pub(crate) struct Backend {
 pub(crate) const BACKENDS: &[Backend] = &[
     #[cfg(feature = "memory")]
     Backend {
+        name: "memory",
         schemes: cache_memory::URL_SCHEMES,
         is_connection_string: None,
         open: |text, options| {
@@ -33,14 +36,48 @@ pub(crate) const BACKENDS: &[Backend] = &[
         },
         redact: cache_memory::redact,
     },
+    #[cfg(feature = "redis")]
+    Backend {
+        name: "redis",
+        schemes: cache_redis::URL_SCHEMES,
+        is_connection_string: None,
+        open: |text, options| {
+            let cache = cache_redis::RedisCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_redis::redact,
+    },
+    #[cfg(feature = "sqlserver")]
+    Backend {
+        name: "sqlserver",
+        schemes: cache_sqlserver::URL_SCHEMES,
+        is_connection_string: Some(cache_sqlserver::is_connection_string),
+        open: |text, options| {
+            let cache = cache_sqlserver::SqlServerCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_sqlserver::redact,
+    },
+    #[cfg(feature = "postgres")]
+    Backend {
+        name: "postgres",
+        schemes: cache_postgres::URL_SCHEMES,
+        is_connection_string: Some(cache_postgres::is_connection_string),
+        open: |text, options| {
+            let cache = cache_postgres::PostgresCacheBuilder::from_url(text, options)?.build()?;
+            Ok(Arc::new(cache))
+        },
+        redact: cache_postgres::redact,
+    },
 ];
 
 /// What a text names.
 pub(crate) enum Found<'a> {
     /// A backend compiled in.
     Backend(&'static Backend),
-    /// A URL whose scheme no compiled-in backend opens.
-    UnknownScheme(&'a str),
+    /// A URL whose scheme no compiled-in backend opens; whether what
+    /// follows the colon starts with a digit (`host:6379`, no scheme).
+    UnknownScheme(&'a str, bool),
     /// Neither a URL nor a connection string any backend takes.
     Unrecognized,
 }
@@ -52,7 +89,14 @@ pub(crate) fn find(text: &str) -> Found<'_> {
         return BACKENDS
             .iter()
             .find(|b| b.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)))
-            .map_or(Found::UnknownScheme(scheme), Found::Backend);
+            .map_or_else(
+                || {
+                    let port_next =
+                        text[scheme.len() + 1..].starts_with(|c: char| c.is_ascii_digit());
+                    Found::UnknownScheme(scheme, port_next)
+                },
+                Found::Backend,
+            );
     }
     BACKENDS
         .iter()
@@ -61,7 +105,7 @@ pub(crate) fn find(text: &str) -> Found<'_> {
 }
 
 /// Every scheme this build opens, for error messages.
-fn known() -> String {
+pub(crate) fn known() -> String {
     let mut all: Vec<String> = BACKENDS
         .iter()
         .flat_map(|b| b.schemes.iter().map(|s| format!("{s}://")))
@@ -70,7 +114,7 @@ fn known() -> String {
         all.push("a connection string".to_owned());
     }
     if all.is_empty() {
-        return "nothing: enable a backend feature (memory, redis, sqlserver)".to_owned();
+        return "nothing: enable a backend feature (memory, redis, sqlserver, postgres)".to_owned();
     }
     all.join(", ")
 }
@@ -80,7 +124,12 @@ fn known() -> String {
 /// typed without `redis://`), never the rest of the text.
 pub(crate) fn not_openable(found: &Found<'_>) -> Error {
     match found {
-        Found::UnknownScheme(scheme) if scheme.len() <= 24 => Error::config(format!(
+        Found::UnknownScheme(scheme, true) if scheme.len() <= 24 => Error::config(format!(
+            "`{scheme}:` followed by a port is a host without a URL scheme; \
+             put one in front (this build opens {})",
+            known()
+        )),
+        Found::UnknownScheme(scheme, false) if scheme.len() <= 24 => Error::config(format!(
             "unknown cache URL scheme `{scheme}`; this build opens {}",
             known()
         )),

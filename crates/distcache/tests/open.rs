@@ -42,13 +42,20 @@ fn unknown_scheme_names_the_scheme_only() {
 }
 
 #[test]
+fn host_and_port_without_a_scheme_gets_a_hint() {
+    let err = distcache::open("localhost:6379").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("without a URL scheme"), "{err}");
+}
+
+#[test]
 fn unreadable_text_is_not_quoted() {
     for text in [
         "",
         "   ",
         ":hunter2@host:6379",
-        "hunter2",
         "Password=hunter2",
+        "Server=h;Pwd=hunter2",
         "averyveryveryveryverylongschemeword:hunter2@h",
     ] {
         let err = distcache::open(text).unwrap_err();
@@ -70,7 +77,9 @@ fn redact_hides_passwords_everywhere() {
         ("memory://", "memory://"),
         ("nosuch://me:hunter2@h", "nosuch:***"),
         ("app:hunter2@host:6379", "app:***"),
-        ("gibberish hunter2", "***"),
+        ("gibberish hunter2", "gibberish hunter2"),
+        ("x=hunter2", "***"),
+        ("@hunter2", "***"),
     ];
     for (text, want) in cases {
         assert_eq!(distcache::redact(text), want, "{text}");

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use cache_abstractions::EntryOptions;
 use cache_hybrid::{FactoryError, HybridCache, HybridEntryOptions, Source};
+use distcache::{DistributedCache, EntryOptions, ErrorKind, Scrubber};
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,8 +20,10 @@ use crate::catalog::{Catalog, Product};
 /// Everything a request handler needs, shared by all requests.
 #[derive(Debug)]
 pub struct AppState {
-    /// The cache: a local tier with stampede protection in front of the
-    /// shared one (any backend: the handlers never know which).
+    /// The cache. Any backend: the handlers never know which.
+    pub cache: Arc<dyn DistributedCache>,
+    /// A local tier with stampede protection in front of `cache`: what
+    /// `/products` reads through.
     pub hybrid: HybridCache,
     /// When cached products expire.
     pub entry_options: EntryOptions,
@@ -29,10 +31,25 @@ pub struct AppState {
     pub catalog: Catalog,
     /// This server's name, reported in every response.
     pub server: String,
-    /// Which backend the shared cache is (`memory`, `redis`), for `/stats`.
+    /// Which backend `cache` is (`memory`, `redis`), for `/stats` and `/health`.
     pub backend: &'static str,
+    /// The longest `/health` waits for the cache's answer.
+    pub cache_timeout: Duration,
     /// Counters for `/stats`.
     pub counters: Counters,
+    /// Hides the secrets of the settings in every log line.
+    pub scrubber: Scrubber,
+}
+
+impl AppState {
+    /// One log line on stderr, prefixed with this server's name, with every
+    /// secret of the settings hidden.
+    pub fn log(&self, line: &str) {
+        eprintln!(
+            "{}",
+            self.scrubber.scrub(&format!("[{}] {line}", self.server))
+        );
+    }
 }
 
 /// How requests were served, for `/stats`.
@@ -61,7 +78,8 @@ pub fn entry_options(absolute: Option<Duration>, sliding: Option<Duration>) -> E
 ///
 /// - `GET /products/{id}`: the product, through the cache.
 /// - `GET /stats`: this server's upstream call count and cache counters.
-/// - `GET /health`: `{"status":"ok"}` once the server is up.
+/// - `GET /health`: the server is up; `cache` says whether the cache
+///   answers (through [`DistributedCache::ping`]).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/products/{id}", get(get_product))
@@ -122,7 +140,8 @@ struct ProductResponse<'a> {
 /// [`CacheOutcome::Unavailable`] instead of failing the request.
 pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, CacheOutcome) {
     // Version the key: if `Product` ever changes shape, bump it and old
-    // entries are simply never read again.
+    // entries are simply never read again. (Unreadable entries, from
+    // another version or another app, are misses and get overwritten.)
     let key = format!("product:v1:{id}");
     let options = HybridEntryOptions::new().distributed(state.entry_options.clone());
     let (catalog, server) = (state.catalog.clone(), state.server.clone());
@@ -142,6 +161,9 @@ pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, Cach
     if cache_failed {
         // Computed while the shared cache was down: don't keep it locally,
         // so once the cache is back every server agrees on one value again.
+        state.log(&format!(
+            "{key}: the shared cache failed; served without it"
+        ));
         state.hybrid.evict_local(&key).await;
     }
     match fetched {
@@ -155,7 +177,7 @@ pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, Cach
         }
         Err(e) if is_unknown_product(&e) => (None, CacheOutcome::Miss),
         Err(e) => {
-            eprintln!("[{}] cache failed, using the upstream: {e}", state.server);
+            state.log(&format!("cache failed, using the upstream: {e}"));
             let product = state.catalog.fetch(id, &state.server).await;
             (product, CacheOutcome::Unavailable)
         }
@@ -174,7 +196,7 @@ impl std::fmt::Display for UnknownProduct {
 
 impl std::error::Error for UnknownProduct {}
 
-fn is_unknown_product(e: &cache_abstractions::Error) -> bool {
+fn is_unknown_product(e: &distcache::Error) -> bool {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<FactoryError>())
         .is_some_and(|f| f.inner().is::<UnknownProduct>())
@@ -208,16 +230,15 @@ async fn get_product(
     };
     counter.fetch_add(1, Ordering::Relaxed);
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    eprintln!(
-        "[{}] GET /products/{id} -> {} in {elapsed_ms} ms{}",
-        state.server,
+    state.log(&format!(
+        "GET /products/{id} -> {} in {elapsed_ms} ms{}",
         outcome.as_str(),
         if product.is_none() {
             " (not found)"
         } else {
             ""
         },
-    );
+    ));
 
     match product {
         Some(product) => Json(ProductResponse {
@@ -257,9 +278,26 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-/// `GET /health`.
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /health`: always 200 while the server runs (it serves from the
+/// upstream when the cache is down); `status` is `ok`, or `degraded` when the
+/// cache does not answer its [`ping`](DistributedCache::ping) within the
+/// cache timeout. Only the error's kind is shown, never its text.
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let cache = match tokio::time::timeout(state.cache_timeout, state.cache.ping()).await {
+        Ok(Ok(())) => json!({ "backend": state.backend, "status": "ok" }),
+        Ok(Err(e)) => {
+            json!({ "backend": state.backend, "status": "unavailable", "error": e.kind().to_string() })
+        }
+        Err(_) => {
+            json!({ "backend": state.backend, "status": "unavailable", "error": ErrorKind::Timeout.to_string() })
+        }
+    };
+    let status = if cache["status"] == "ok" {
+        "ok"
+    } else {
+        "degraded"
+    };
+    Json(json!({ "status": status, "cache": cache }))
 }
 
 /// Any other path.
@@ -277,20 +315,20 @@ fn error(status: StatusCode, message: String) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cache_abstractions::{
-        async_trait, Bytes, Capabilities, DistributedCache, DistributedCacheExt, Error, ErrorKind,
-        Result,
-    };
-    use cache_memory::MemoryCache;
+    use distcache::cache_memory::MemoryCache;
+    use distcache::{async_trait, Bytes, Capabilities, DistributedCacheExt, Error, Result};
 
     fn state(cache: Arc<dyn DistributedCache>) -> AppState {
         AppState {
-            hybrid: HybridCache::new(cache),
+            hybrid: HybridCache::new(Arc::clone(&cache)),
+            cache,
             entry_options: entry_options(Some(Duration::from_secs(60)), None),
             catalog: Catalog::new(Duration::ZERO),
             server: "t".into(),
             backend: "test",
+            cache_timeout: Duration::from_secs(1),
             counters: Counters::default(),
+            scrubber: Scrubber::default(),
         }
     }
 
@@ -353,6 +391,19 @@ mod tests {
         let s = state(cache);
         assert_eq!(cached_product(&s, 5).await.1, CacheOutcome::Miss);
         assert_eq!(cached_product(&s, 5).await.1, CacheOutcome::Hit);
+    }
+
+    #[tokio::test]
+    async fn health_reports_the_cache_through_ping() {
+        let up = Arc::new(state(Arc::new(MemoryCache::new())));
+        let body = health(State(up)).await.0;
+        assert_eq!(body["status"], "ok", "{body}");
+        assert_eq!(body["cache"]["status"], "ok", "{body}");
+        let down = Arc::new(state(Arc::new(Down)));
+        let body = health(State(down)).await.0;
+        assert_eq!(body["status"], "degraded", "{body}");
+        assert_eq!(body["cache"]["error"], "connection error", "{body}");
+        assert!(!body.to_string().contains("refused"), "kind only: {body}");
     }
 
     #[test]

@@ -42,6 +42,9 @@ impl Ticks {
     pub const PER_MILLISECOND: Ticks = Ticks(10_000);
     /// Ticks in one second.
     pub const PER_SECOND: Ticks = Ticks(10_000_000);
+    /// Ticks in one day (SQL Server's `datetimeoffset` counts days, then
+    /// ticks of the day).
+    pub const PER_DAY: Ticks = Ticks(864_000_000_000);
     /// 1970-01-01T00:00:00Z.
     pub const UNIX_EPOCH: Ticks = Ticks(621_355_968_000_000_000);
     /// `DateTime.MaxValue`: 9999-12-31T23:59:59.9999999Z, the last instant
