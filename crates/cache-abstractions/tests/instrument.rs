@@ -128,7 +128,13 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
 }
 
 /// Runs `work` under a subscriber that keeps every closed span.
+///
+/// One at a time: tracing recomputes its global max level and callsite
+/// interest whenever a scoped subscriber comes or goes, and two tests doing
+/// that at once on different threads can see each other's half-done update.
 fn traced(work: impl std::future::Future<Output = ()>) -> Vec<SpanRecord> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let spans = Spans::default();
     let subscriber = tracing_subscriber::registry().with(spans.clone());
     tracing::subscriber::with_default(subscriber, || block_on(work));
@@ -337,4 +343,16 @@ fn without_metrics_nothing_is_recorded() {
         .filter(|(_, _, _, v)| matches!(v, DebugValue::Counter(n) if *n > 0))
         .collect();
     assert!(recorded.is_empty(), "{recorded:?}");
+}
+
+#[test]
+fn a_wrapper_made_with_no_recorder_installed_measures_nothing() {
+    // No recorder at wrap time: the wrapper turns metrics off (and never
+    // reads the clock for them), even once a recorder is installed.
+    let cache = Toy::default().instrumented("toy");
+    let snapshot = measured(async move {
+        cache.get("k").await.unwrap();
+        cache.get("down").await.unwrap_err();
+    });
+    assert!(snapshot.is_empty(), "{snapshot:?}");
 }
