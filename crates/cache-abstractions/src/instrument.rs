@@ -15,13 +15,13 @@
 //!
 //! With the `tracing` feature, each operation runs inside one span named
 //! after it (`cache.get`, `cache.set`, `cache.refresh`, `cache.remove`,
-//! `cache.inspect`) at INFO level, target
+//! `cache.inspect`, `cache.ping`) at INFO level, target
 //! `cache_abstractions::instrument`, with these fields:
 //!
 //! | field | value |
 //! |---|---|
 //! | `db.system.name` | the backend name given to [`InstrumentExt::instrumented`] |
-//! | `db.operation.name` | `get`, `set`, `refresh`, `remove`, `inspect` |
+//! | `db.operation.name` | `get`, `set`, `refresh`, `remove`, `inspect`, `ping` |
 //! | `cache.outcome` | `hit`, `miss` (get, inspect), `ok` (the others) or `error` |
 //! | `error.type` | the [`ErrorKind`](crate::ErrorKind) in snake case (`timeout`, `connection`, ...), on errors |
 //! | `otel.kind` / `otel.status_code` | `client` / `ERROR` on errors (read by `tracing-opentelemetry`) |
@@ -167,11 +167,19 @@ enum Op {
     Refresh,
     Remove,
     Inspect,
+    Ping,
 }
 
 impl Op {
     #[cfg(feature = "metrics")]
-    const ALL: [Op; 5] = [Op::Get, Op::Set, Op::Refresh, Op::Remove, Op::Inspect];
+    const ALL: [Op; 6] = [
+        Op::Get,
+        Op::Set,
+        Op::Refresh,
+        Op::Remove,
+        Op::Inspect,
+        Op::Ping,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -180,6 +188,7 @@ impl Op {
             Op::Refresh => "refresh",
             Op::Remove => "remove",
             Op::Inspect => "inspect",
+            Op::Ping => "ping",
         }
     }
 }
@@ -272,6 +281,7 @@ impl<C: DistributedCache> Instrumented<C> {
                 Op::Refresh => op_span!("cache.refresh", op, self.backend),
                 Op::Remove => op_span!("cache.remove", op, self.backend),
                 Op::Inspect => op_span!("cache.inspect", op, self.backend),
+                Op::Ping => op_span!("cache.ping", op, self.backend),
             };
             (!span.is_disabled()).then_some(span)
         }
@@ -290,7 +300,7 @@ impl<C: DistributedCache> Instrumented<C> {
     fn run<'a, T: Send + 'a>(
         &'a self,
         op: Op,
-        key: &'a str,
+        key: Option<&'a str>,
         work: OpFuture<'a, T>,
         outcome: fn(&T) -> Outcome,
     ) -> OpFuture<'a, T> {
@@ -309,7 +319,7 @@ impl<C: DistributedCache> Instrumented<C> {
         &self,
         span: Option<OpSpan>,
         op: Op,
-        key: &str,
+        key: Option<&str>,
         work: OpFuture<'_, T>,
         outcome: fn(&T) -> Outcome,
     ) -> Result<T> {
@@ -317,7 +327,7 @@ impl<C: DistributedCache> Instrumented<C> {
         #[cfg(feature = "tracing")]
         let result = match &span {
             Some(span) => {
-                if let Some(shown) = self.shown_key(key) {
+                if let Some(shown) = key.and_then(|k| self.shown_key(k)) {
                     span.record("cache.key", shown.as_str());
                 }
                 // The backend's own events land in the operation's span.
@@ -393,7 +403,7 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Get, key, self.inner.get(key), found)
+        self.run(Op::Get, Some(key), self.inner.get(key), found)
     }
 
     fn set<'s, 'k, 'o, 'async_trait>(
@@ -408,7 +418,12 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'o: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Set, key, self.inner.set(key, value, options), done)
+        self.run(
+            Op::Set,
+            Some(key),
+            self.inner.set(key, value, options),
+            done,
+        )
     }
 
     fn refresh<'s, 'k, 'async_trait>(&'s self, key: &'k str) -> OpFuture<'async_trait, ()>
@@ -417,7 +432,7 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Refresh, key, self.inner.refresh(key), done)
+        self.run(Op::Refresh, Some(key), self.inner.refresh(key), done)
     }
 
     fn remove<'s, 'k, 'async_trait>(&'s self, key: &'k str) -> OpFuture<'async_trait, ()>
@@ -426,7 +441,7 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Remove, key, self.inner.remove(key), done)
+        self.run(Op::Remove, Some(key), self.inner.remove(key), done)
     }
 
     fn inspect<'s, 'k, 'async_trait>(
@@ -438,7 +453,15 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Inspect, key, self.inner.inspect(key), found)
+        self.run(Op::Inspect, Some(key), self.inner.inspect(key), found)
+    }
+
+    fn ping<'s, 'async_trait>(&'s self) -> OpFuture<'async_trait, ()>
+    where
+        's: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(Op::Ping, None, self.inner.ping(), done)
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -157,6 +157,7 @@ fn one_span_per_operation_with_backend_outcome_and_duration() {
         cache.refresh("k").await.unwrap();
         assert!(cache.inspect("k").await.unwrap().is_some());
         cache.remove("k").await.unwrap();
+        cache.ping().await.unwrap();
         let err = cache.get("down").await.unwrap_err();
         assert!(err.is_retryable());
     });
@@ -173,6 +174,7 @@ fn one_span_per_operation_with_backend_outcome_and_duration() {
             ("cache.refresh", Some("ok")),
             ("cache.inspect", Some("hit")),
             ("cache.remove", Some("ok")),
+            ("cache.ping", Some("ok")),
             ("cache.get", Some("error")),
         ]
     );

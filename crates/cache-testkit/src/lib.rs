@@ -26,11 +26,14 @@
 //! write foreign data, values over its size limit) is skipped with a line on
 //! stderr saying why; set `CACHE_TESTKIT_STRICT=1` to make skips fail.
 //!
-//! The kit also ships [`redis_server`] fixtures: throwaway `redis-server`
-//! processes on free loopback ports.
+//! With the `redis-server` feature the kit also ships `redis_server`
+//! fixtures: throwaway `redis-server` processes on free loopback ports.
 
 mod cases;
 mod harness;
+#[cfg(feature = "hybrid")]
+pub mod hybrid;
+#[cfg(feature = "redis-server")]
 pub mod redis_server;
 mod runner;
 mod support;

@@ -14,5 +14,6 @@ mod cleanup;
 mod common;
 mod conformance;
 mod interop;
+mod login;
 mod proxy;
 mod tool;
