@@ -31,8 +31,10 @@
 
 mod cases;
 mod harness;
+pub mod proxy;
 pub mod redis_server;
 mod runner;
+pub mod soak;
 mod support;
 
 pub use async_trait::async_trait;
