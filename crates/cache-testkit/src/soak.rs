@@ -37,7 +37,8 @@
 //!   write came back, or a removed value reappeared);
 //! - **lost**: nothing, when `a` is a `set`, no later operation on the key
 //!   is indeterminate, and no fault that loses data (a server restart
-//!   without persistence) began since `a`.
+//!   without persistence) began since `a` was *sent* (a restart while a
+//!   write is in flight may wipe it even though its reply arrives).
 //!
 //! An indeterminate `set` older than `a` that comes back is not counted as
 //! wrong (it may have landed late, as explained above) but is reported as
@@ -581,9 +582,11 @@ impl Worker {
         };
         let cache = Arc::clone(&self.cache);
         let key = self.keys[k].0.clone();
+        // The data epoch when the write *started*: a restart while it is
+        // in flight may wipe it even if the reply arrives.
+        let epoch = self.epoch.load(Ordering::Acquire);
         let r = self.timed(cache.set(&key, value, &options)).await;
         let acked = matches!(r, Some(Ok(())));
-        let epoch = self.epoch.load(Ordering::Acquire);
         self.keys[k].1.record(Write::Set { acked }, epoch);
     }
 
@@ -591,9 +594,9 @@ impl Worker {
         self.report.removes += 1;
         let cache = Arc::clone(&self.cache);
         let key = self.keys[k].0.clone();
+        let epoch = self.epoch.load(Ordering::Acquire);
         let r = self.timed(cache.remove(&key)).await;
         let acked = matches!(r, Some(Ok(())));
-        let epoch = self.epoch.load(Ordering::Acquire);
         self.keys[k].1.record(Write::Remove { acked }, epoch);
     }
 
