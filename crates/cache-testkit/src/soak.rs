@@ -57,7 +57,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -376,18 +376,21 @@ pub async fn run(
     config: &SoakConfig,
 ) -> SoakReport {
     let epoch = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + config.duration;
     let mut workers = Vec::with_capacity(config.tasks);
     for task in 0..config.tasks {
         let worker = Worker::new(task, Arc::clone(&cache), config, Arc::clone(&epoch));
-        let stop = Arc::clone(&stop);
-        workers.push(tokio::spawn(worker.run(stop, deadline)));
+        workers.push(tokio::spawn(worker.run(deadline)));
     }
     let mut report = SoakReport::default();
     let faults = chaos.faults();
     let mut next = 0;
-    while !faults.is_empty() && Instant::now() + config.calm_for + config.fault_for < deadline {
+    // One fault at a time, each healed before the next; none starts that
+    // could not end before the deadline.
+    while !faults.is_empty()
+        && Instant::now() + config.calm_for + config.fault_for < deadline
+        && !workers.iter().all(|w| w.is_finished())
+    {
         tokio::time::sleep(config.calm_for).await;
         let i = next % faults.len();
         next += 1;
@@ -400,7 +403,6 @@ pub async fn run(
         tokio::time::sleep(config.fault_for).await;
         chaos.heal(i).await;
     }
-    stop.store(true, Ordering::Release);
     let mut finished = Vec::with_capacity(workers.len());
     for w in workers {
         match w.await {
@@ -518,12 +520,14 @@ impl Worker {
         }
     }
 
-    async fn run(mut self, stop: Arc<AtomicBool>, deadline: Instant) -> Self {
-        while !stop.load(Ordering::Acquire)
-            && Instant::now() < deadline
-            && self.ops < self.config.max_ops_per_task
-        {
+    async fn run(mut self, deadline: Instant) -> Self {
+        while Instant::now() < deadline && self.ops < self.config.max_ops_per_task {
             self.ops += 1;
+            if self.ops % 16 == 0 {
+                // A cache that never waits (in memory) must not starve the
+                // chaos loop or the other tasks.
+                tokio::task::yield_now().await;
+            }
             let k = self.rng.random_range(0..self.keys.len());
             match self.rng.random_range(0..10u8) {
                 0..=2 => self.set(k).await,
