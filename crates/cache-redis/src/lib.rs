@@ -84,6 +84,10 @@ mod config;
 mod conn;
 mod errors;
 mod format;
+// Decoders for the fuzz targets and property tests only: not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod scripts;
 
 pub use builder::RedisCacheBuilder;

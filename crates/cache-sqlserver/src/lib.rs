@@ -20,6 +20,10 @@ mod cache;
 mod cleanup;
 mod connstr;
 mod decode;
+// Decoders for the fuzz targets and property tests only: not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ident;
 mod keys;
 mod pool;
