@@ -2,10 +2,11 @@
 //! docs/reliability.md): tasks set, get, refresh and remove versioned
 //! values while the server is SIGSTOPped, killed and restarted, and a proxy
 //! between the cache and the server cuts connections mid-reply. No wrong
-//! value, and no error slower than the configured timeouts, may appear.
+//! value, and no error slower than the configured timeouts, may appear. The
+//! proxy also stalls (the server looks frozen) and refuses (it looks down).
 //!
-//! `CACHE_SOAK_SECS` sets the run's length (default 20 s; the long run in
-//! docs/reliability.md used 600).
+//! `CACHE_SOAK_SECS` sets the run's length (default 24 s, enough for each
+//! of the six faults once; the long run in docs/reliability.md used 600).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -13,37 +14,30 @@ use std::time::Duration;
 
 use cache_redis::RedisCache;
 use cache_testkit::async_trait;
-use cache_testkit::proxy::ChopProxy;
+use cache_testkit::proxy::{ChopProxy, ProxyChaos};
 use cache_testkit::redis_server::RedisServer;
 use cache_testkit::soak::{self, Chaos, Fault, SoakConfig};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The faults, in the order the soak goes round them.
-const FAULTS: [Fault; 4] = [
+/// The server's own faults; the proxy's ([`ProxyChaos::FAULTS`]) follow.
+const SERVER_FAULTS: [Fault; 2] = [
     Fault {
         name: "server paused (SIGSTOP)",
-        loses_data: false,
-    },
-    Fault {
-        name: "replies cut mid-way by the proxy",
         loses_data: false,
     },
     Fault {
         name: "server killed and restarted empty",
         loses_data: true,
     },
-    Fault {
-        name: "every connection cut by the proxy",
-        loses_data: false,
-    },
 ];
 
 /// A redis-server behind a [`ChopProxy`]; the cache talks to the proxy.
 struct RedisChaos {
     server: RedisServer,
-    proxy: ChopProxy,
+    proxy: Arc<ChopProxy>,
+    proxy_faults: ProxyChaos,
     /// The paused server's process id, while paused.
     paused: Option<String>,
 }
@@ -52,9 +46,10 @@ impl RedisChaos {
     fn start() -> RedisChaos {
         let server = RedisServer::start();
         let upstream = ([127, 0, 0, 1], server.port()).into();
-        let proxy = ChopProxy::start(upstream).expect("proxy in front of redis-server");
+        let proxy = Arc::new(ChopProxy::start(upstream).expect("proxy in front of redis-server"));
         RedisChaos {
             server,
+            proxy_faults: ProxyChaos::new(Arc::clone(&proxy)),
             proxy,
             paused: None,
         }
@@ -88,7 +83,11 @@ fn signal(pid: &str, sig: &str) {
 #[async_trait]
 impl Chaos for RedisChaos {
     fn faults(&self) -> Vec<Fault> {
-        FAULTS.to_vec()
+        SERVER_FAULTS
+            .iter()
+            .chain(&ProxyChaos::FAULTS)
+            .copied()
+            .collect()
     }
 
     async fn inject(&mut self, fault: usize) {
@@ -98,10 +97,8 @@ impl Chaos for RedisChaos {
                 signal(&pid, "-STOP");
                 self.paused = Some(pid);
             }
-            // Every reply during the fault is cut (far more than can pass).
-            1 => self.proxy.cut_mid_reply(1_000_000),
-            2 => tokio::task::block_in_place(|| self.server.restart()),
-            _ => self.proxy.cut_all(),
+            1 => tokio::task::block_in_place(|| self.server.restart()),
+            n => self.proxy_faults.inject(n - SERVER_FAULTS.len()).await,
         }
     }
 
@@ -112,16 +109,16 @@ impl Chaos for RedisChaos {
                     signal(&pid, "-CONT");
                 }
             }
-            1 => self.proxy.clear_cuts(),
-            _ => {}
+            1 => {}
+            n => self.proxy_faults.heal(n - SERVER_FAULTS.len()).await,
         }
     }
 }
 
 impl Drop for RedisChaos {
     fn drop(&mut self) {
-        // A paused server would ignore SIGTERM-like shutdowns; let it run
-        // so the fixture's kill and wait end it.
+        // A stopped process can still be killed, but let it run so the
+        // fixture's kill-and-wait ends it the usual way.
         if let Some(pid) = self.paused.take() {
             let _ = Command::new("kill").args(["-CONT", &pid]).status();
         }
@@ -132,7 +129,7 @@ fn soak_duration() -> Duration {
     let secs = std::env::var("CACHE_SOAK_SECS")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(20);
+        .unwrap_or(24);
     Duration::from_secs(secs)
 }
 
@@ -165,5 +162,9 @@ async fn soak_under_pauses_restarts_and_cut_replies_has_no_wrong_value() {
         "no fault ever failed an operation: {report}"
     );
     assert!(chaos.proxy.replies_cut() > 0, "no reply was cut");
-    assert_eq!(report.faults.len(), FAULTS.len(), "not every fault ran");
+    assert_eq!(
+        report.faults.len(),
+        SERVER_FAULTS.len() + ProxyChaos::FAULTS.len(),
+        "not every fault ran"
+    );
 }

@@ -1,8 +1,10 @@
 //! A loopback TCP proxy that breaks connections on purpose, for chaos tests
 //! of any network backend (Redis, SQL Server, PostgreSQL): it forwards bytes
 //! both ways and, on request, cuts a connection in the middle of a reply
-//! (the client gets part of the server's answer, then end-of-stream) or cuts
-//! every open connection at once.
+//! (the client gets part of the server's answer, then end-of-stream), cuts
+//! every open connection at once, stalls (holds every byte: the server
+//! looks frozen) or refuses (the server looks down). [`ProxyChaos`] offers
+//! these faults to the [soak](crate::soak).
 //!
 //! Only `std::net` and threads are used, so the kit needs no extra tokio
 //! features and any test can run it beside its own runtime.
@@ -42,6 +44,10 @@ struct Shared {
     accepted: AtomicU64,
     /// Both streams of every open connection, for [`ChopProxy::cut_all`].
     open: Mutex<Vec<(u64, TcpStream, TcpStream)>>,
+    /// Bytes are held, not forwarded (a frozen server, seen from a client).
+    stalled: AtomicBool,
+    /// New connections are closed at once (a server that is down).
+    refusing: AtomicBool,
     stopping: AtomicBool,
 }
 
@@ -142,6 +148,21 @@ impl ChopProxy {
         }
     }
 
+    /// While `true`, no byte is forwarded either way (connections stay
+    /// open): to a client the server looks frozen, as under SIGSTOP.
+    pub fn stall(&self, stalled: bool) {
+        self.shared.stalled.store(stalled, Ordering::Release);
+    }
+
+    /// While `true`, every open connection is cut and new ones are closed
+    /// as soon as they are accepted: the server looks down.
+    pub fn refuse(&self, refusing: bool) {
+        self.shared.refusing.store(refusing, Ordering::Release);
+        if refusing {
+            self.cut_all();
+        }
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
         self.shared.accepted.load(Ordering::Acquire)
@@ -172,6 +193,10 @@ fn accept_loop(listener: &TcpListener, upstream: SocketAddr, shared: &Arc<Shared
         }
         let Ok(client) = client else { continue };
         shared.accepted.fetch_add(1, Ordering::AcqRel);
+        if shared.refusing.load(Ordering::Acquire) {
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        }
         let Ok(server) = TcpStream::connect_timeout(&upstream, UPSTREAM_CONNECT_TIMEOUT) else {
             let _ = client.shutdown(Shutdown::Both);
             continue;
@@ -214,6 +239,9 @@ fn copy(id: u64, mut from: TcpStream, mut to: TcpStream, replies: Option<()>, sh
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        while shared.stalled.load(Ordering::Acquire) && !shared.stopping.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(5));
+        }
         if replies.is_some() && shared.take_cut() {
             let keep = (n / 2).max(usize::from(n > 1));
             let _ = to.write_all(&buf[..keep]);
@@ -228,6 +256,68 @@ fn copy(id: u64, mut from: TcpStream, mut to: TcpStream, replies: Option<()>, sh
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
     shared.open_streams().retain(|(open, _, _)| *open != id);
+}
+
+/// The proxy's faults as a soak [`Chaos`](crate::soak::Chaos) hook, for
+/// any backend reached through it: a stall (the server looks frozen),
+/// replies cut mid-way, every connection cut, and refusal (the server looks
+/// down). None loses data.
+#[derive(Debug, Clone)]
+pub struct ProxyChaos {
+    proxy: std::sync::Arc<ChopProxy>,
+}
+
+impl ProxyChaos {
+    /// Faults through `proxy`.
+    pub fn new(proxy: std::sync::Arc<ChopProxy>) -> Self {
+        ProxyChaos { proxy }
+    }
+
+    /// The faults, in the order a soak goes round them.
+    pub const FAULTS: [crate::soak::Fault; 4] = [
+        crate::soak::Fault {
+            name: "proxy stalled (server frozen)",
+            loses_data: false,
+        },
+        crate::soak::Fault {
+            name: "replies cut mid-way by the proxy",
+            loses_data: false,
+        },
+        crate::soak::Fault {
+            name: "every connection cut by the proxy",
+            loses_data: false,
+        },
+        crate::soak::Fault {
+            name: "proxy refusing (server down)",
+            loses_data: false,
+        },
+    ];
+}
+
+#[async_trait::async_trait]
+impl crate::soak::Chaos for ProxyChaos {
+    fn faults(&self) -> Vec<crate::soak::Fault> {
+        ProxyChaos::FAULTS.to_vec()
+    }
+
+    async fn inject(&mut self, fault: usize) {
+        match fault {
+            0 => self.proxy.stall(true),
+            // Every reply during the fault is cut (far more than can pass).
+            1 => self.proxy.cut_mid_reply(1_000_000),
+            2 => self.proxy.cut_all(),
+            _ => self.proxy.refuse(true),
+        }
+    }
+
+    async fn heal(&mut self, fault: usize) {
+        match fault {
+            0 => self.proxy.stall(false),
+            1 => self.proxy.clear_cuts(),
+            2 => {}
+            _ => self.proxy.refuse(false),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +395,45 @@ mod tests {
         c.read_exact(&mut one).unwrap();
         proxy.cut_all();
         assert_eq!(read_to_end(&mut c), b"");
+    }
+
+    #[test]
+    fn a_stall_holds_bytes_until_it_ends() {
+        let proxy = ChopProxy::start(echo_server()).unwrap();
+        let mut c = TcpStream::connect(proxy.addr()).unwrap();
+        proxy.stall(true);
+        c.write_all(b"held").unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut got = [0u8; 4];
+        assert!(
+            c.read_exact(&mut got).is_err(),
+            "bytes passed a stalled proxy"
+        );
+        proxy.stall(false);
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"held");
+    }
+
+    #[test]
+    fn refusing_cuts_and_closes_until_it_ends() {
+        let proxy = ChopProxy::start(echo_server()).unwrap();
+        let mut open = TcpStream::connect(proxy.addr()).unwrap();
+        open.write_all(b"x").unwrap();
+        let mut one = [0u8; 1];
+        open.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        open.read_exact(&mut one).unwrap();
+        proxy.refuse(true);
+        assert_eq!(read_to_end(&mut open), b"");
+        let mut c = TcpStream::connect(proxy.addr()).unwrap();
+        assert_eq!(read_to_end(&mut c), b"");
+        proxy.refuse(false);
+        let mut c = TcpStream::connect(proxy.addr()).unwrap();
+        c.write_all(b"y").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"y");
     }
 
     #[test]

@@ -215,15 +215,16 @@ async fn a_data_losing_fault_excuses_misses_and_nothing_else_does() {
 
     let mut c = config();
     c.max_ops_per_task = u64::MAX;
-    c.duration = Duration::from_secs(2);
-    c.calm_for = Duration::from_millis(200);
-    c.fault_for = Duration::from_millis(100);
+    // Several wipes, so a busy machine still sees some.
+    c.duration = Duration::from_secs(3);
+    c.calm_for = Duration::from_millis(150);
+    c.fault_for = Duration::from_millis(50);
     for declared in [true, false] {
         let cache = BrokenCache::new(Bug::Honest);
         let mut chaos = Wipe(Arc::clone(&cache), declared);
         let r = soak::run(cache, &mut chaos, &c).await;
         eprintln!("wipe declared as losing data: {declared}\n{r}");
-        assert!(r.faults["wipe"] > 0, "{r}");
+        assert!(r.faults.get("wipe").is_some_and(|n| *n > 0), "{r}");
         if declared {
             assert_eq!(r.wrong_values(), 0, "{r}");
         } else {

@@ -15,4 +15,5 @@ mod common;
 mod conformance;
 mod interop;
 mod proxy;
+mod soak;
 mod tool;
