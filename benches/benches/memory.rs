@@ -102,7 +102,10 @@ fn sliding_get(c: &mut Criterion) {
     let window = Duration::from_secs(300);
     let mut g = c.benchmark_group("sliding_get_1KiB");
 
-    let memory = MemoryCache::builder().capacity_bytes(CAPACITY).build();
+    let memory = MemoryCache::builder()
+        .capacity_bytes(CAPACITY)
+        .build()
+        .expect("a non-zero capacity is valid");
     let options = EntryOptions::new().sliding(window);
     for (i, k) in keys.iter().enumerate() {
         block_on(memory.set(k, value(v.len(), i as u8), &options)).expect("set");

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use cache_abstractions::support::dotnet::Ticks;
 use cache_abstractions::{DistributedCache, EntryOptions};
 use cache_benches::{key, value};
 use cache_redis::RedisCache;
@@ -63,11 +64,7 @@ fn setup(multi_thread: bool) -> Setup {
     .expect("runtime");
     let url = server.url();
     let (cache, raw) = rt.block_on(async {
-        let cache = RedisCache::builder()
-            .url(&url)
-            .build()
-            .await
-            .expect("cache");
+        let cache = RedisCache::builder().url(&url).build().expect("cache");
         let raw = redis::Client::open(url.as_str())
             .expect("client")
             .get_multiplexed_async_connection()
@@ -101,11 +98,7 @@ fn populate(s: &Setup, v: &Bytes, options: &EntryOptions) {
 }
 
 fn now_ticks() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    (nanos / 100 + 621_355_968_000_000_000).to_string()
+    Ticks::from_instant(std::time::SystemTime::now()).to_string()
 }
 
 async fn raw_evalsha(conn: &mut MultiplexedConnection, sha: &str, key: &str, data: bool) -> Value {

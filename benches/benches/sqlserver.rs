@@ -13,6 +13,7 @@ use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use cache_abstractions::support::dotnet::Ticks;
 use cache_abstractions::{DistributedCache, EntryOptions};
 use cache_sqlserver::{schema, ConnectionString, SqlServerCache, TableName};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -38,7 +39,10 @@ struct Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let (cs, table) = (self.cs.clone(), self.table.clone());
+        let Ok(cs) = ConnectionString::parse(&self.cs) else {
+            return;
+        };
+        let table = self.table.clone();
         if let Err(e) = self.rt.block_on(schema::drop_table(&cs, &table)) {
             eprintln!("sqlserver bench: could not drop {table}: {e}");
         }
@@ -60,18 +64,16 @@ fn fixture() -> Option<Fixture> {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let table = TableName::new("dbo", &format!("distcache_bench_{nanos:x}")).expect("a valid name");
-    rt.block_on(schema::create_table(&cs, &table))
+    let connection = ConnectionString::parse(&cs).expect("the connection string parses");
+    rt.block_on(schema::create_table(&connection, &table))
         .expect("create the bench table");
-    let cache = rt
-        .block_on(
-            SqlServerCache::builder()
-                .connection_string(&cs)
-                .schema(table.schema())
-                .table(table.table())
-                .pool_size(1)
-                .background_cleanup(false)
-                .build(),
-        )
+    let cache = SqlServerCache::builder()
+        .connection(connection)
+        .schema(table.schema())
+        .table(table.table())
+        .pool_size(1)
+        .background_cleanup(false)
+        .build()
         .expect("a cache");
     let raw = rt.block_on(raw_client(&cs));
     let keys: Vec<String> = (0..KEYS).map(|i| format!("bench:{i:05}")).collect();
@@ -111,13 +113,8 @@ fn now() -> ColumnData<'static> {
 
 /// `now + after` as a datetimeoffset(7) parameter, UTC.
 fn at(after: Duration) -> ColumnData<'static> {
-    const TICKS_PER_DAY: u64 = 864_000_000_000;
-    let t = SystemTime::now() + after;
-    let ticks = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64 / 100)
-        .unwrap_or(0)
-        + 621_355_968_000_000_000;
+    const TICKS_PER_DAY: u64 = Ticks::PER_DAY.get() as u64;
+    let ticks = Ticks::from_instant(SystemTime::now() + after).get() as u64;
     ColumnData::DateTimeOffset(Some(tiberius::time::DateTimeOffset::new(
         tiberius::time::DateTime2::new(
             tiberius::time::Date::new((ticks / TICKS_PER_DAY) as u32),

@@ -96,7 +96,8 @@ impl Target {
             Kind::Memory => Target::Memory(
                 MemoryCache::builder()
                     .capacity_bytes(capacity_bytes)
-                    .build(),
+                    .build()
+                    .expect("a non-zero capacity is valid"),
             ),
             // Sized in entries, as a user of moka would without a weigher;
             // large enough that nothing is evicted in any benchmark.

@@ -24,14 +24,15 @@ use crate::options::EntryOptions;
 ///
 /// # Inside an async runtime
 ///
-/// Blocking a thread that drives async tasks would stall every task on it,
-/// and tokio forbids it, so a call made from async code (a task on a tokio
-/// runtime) returns an [`ErrorKind::Unsupported`] error instead of blocking.
-/// tokio reports the misuse as a panic, which the facade catches, so the
-/// panic hook still prints tokio's message once to stderr (and with
-/// `panic = "abort"` the process aborts, as tokio itself would). From async
-/// code use the async trait directly, or call the blocking facade inside
-/// `tokio::task::spawn_blocking`, where blocking is allowed.
+/// Blocking a thread that drives async tasks would stall every task on it
+/// (tokio forbids it with a panic), so every call first checks
+/// [`Handle::try_current`]: on a thread inside a runtime's context it
+/// returns an [`ErrorKind::Unsupported`] error at once, without blocking and
+/// without any panic (no message on stderr, no panic hook, fine under
+/// `panic = "abort"`). That includes `tokio::task::spawn_blocking` closures,
+/// which run inside the runtime's context: there, call the async API through
+/// `Handle::current().block_on(cache.get(key))`. From async code, use the
+/// async trait directly. Use the blocking facade from plain threads.
 ///
 /// ```
 /// use cache_abstractions::{BlockingCache, DistributedCache, EntryOptions};
@@ -64,34 +65,16 @@ enum Executor {
     Borrowed(Handle),
 }
 
-/// What tokio says when a thread that drives async tasks tries to block on
-/// a runtime. tokio offers no way to ask beforehand (a `spawn_blocking`
-/// thread is inside the runtime's context yet allowed to block), so the
-/// facade lets tokio decide and turns this one refusal into an error.
-const NESTED_RUNTIME: &str = "Cannot start a runtime from within a runtime";
-
-/// Runs `block`, turning tokio's refusal to block an async worker thread into
-/// an [`ErrorKind::Unsupported`] error. Any other panic (say, from a
-/// backend's future) propagates unchanged.
-fn refuse_nested<T>(block: impl FnOnce() -> T) -> Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(block)) {
-        Ok(v) => Ok(v),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if message.contains(NESTED_RUNTIME) {
-                Err(Error::unsupported(
-                    "blocking cache call made on a thread that drives async tasks; \
-                     use the async API, or call from tokio::task::spawn_blocking or a plain thread",
-                ))
-            } else {
-                std::panic::resume_unwind(panic)
-            }
-        }
+/// Refuses to block a thread inside a runtime's context (see "Inside an
+/// async runtime" above), before anything could panic.
+fn refuse_inside_runtime() -> Result<()> {
+    if Handle::try_current().is_ok() {
+        return Err(Error::unsupported(
+            "blocking cache call made inside an async runtime; use the async API \
+             (or Handle::block_on from spawn_blocking), or call from a plain thread",
+        ));
     }
+    Ok(())
 }
 
 /// Shuts its runtime down without blocking, so dropping the last
@@ -168,12 +151,13 @@ impl<C: DistributedCache + ?Sized> BlockingCache<C> {
     }
 
     fn block_on<F: Future>(&self, fut: F) -> Result<F::Output> {
+        refuse_inside_runtime()?;
         match &self.runtime {
             Executor::Owned(rt) => match &rt.0 {
-                Some(rt) => refuse_nested(|| rt.block_on(fut)),
+                Some(rt) => Ok(rt.block_on(fut)),
                 None => Err(Error::new(ErrorKind::Backend, "runtime is shut down")),
             },
-            Executor::Borrowed(handle) => refuse_nested(|| handle.block_on(fut)),
+            Executor::Borrowed(handle) => Ok(handle.block_on(fut)),
         }
     }
 
@@ -239,16 +223,9 @@ impl<C: DistributedCache + ?Sized> BlockingCache<C> {
     where
         F: Future<Output = Result<Arc<C>>>,
     {
+        refuse_inside_runtime()?;
         let rt = own_runtime()?;
-        let made = refuse_nested(|| rt.block_on(make));
-        let cache = match made {
-            Ok(made) => made?,
-            Err(e) => {
-                // Dropping a runtime inside async code would panic.
-                rt.shutdown_background();
-                return Err(e);
-            }
-        };
+        let cache = rt.block_on(make)?;
         Ok(BlockingCache {
             cache,
             runtime: Executor::Owned(Arc::new(OwnedRuntime(Some(rt)))),

@@ -115,9 +115,24 @@ pub trait DistributedCache: Send + Sync + Debug {
         Err(Error::unsupported("this backend cannot inspect entries"))
     }
 
+    /// Checks that the backend is reachable: connects if not yet connected
+    /// and makes one round trip. For startup checks and health endpoints
+    /// (building a cache does no I/O; see the crate's build policy).
+    ///
+    /// The default refreshes a probe key (a missing key is a success that
+    /// changes nothing, contract rule 4), which is one round trip on any
+    /// backend; a backend overrides it with something cheaper (Redis `PING`)
+    /// or, when it has no connection at all, with `Ok(())`.
+    async fn ping(&self) -> Result<()> {
+        self.refresh(PING_KEY).await
+    }
+
     /// What this backend can do; see [`Capabilities`].
     fn capabilities(&self) -> Capabilities;
 }
+
+/// The key the default [`DistributedCache::ping`] refreshes.
+const PING_KEY: &str = "distcache:ping";
 
 /// An entry as stored, from [`DistributedCache::inspect`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +186,9 @@ macro_rules! forward {
             }
             async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
                 (**self).inspect(key).await
+            }
+            async fn ping(&self) -> Result<()> {
+                (**self).ping().await
             }
             fn capabilities(&self) -> Capabilities {
                 (**self).capabilities()

@@ -33,6 +33,16 @@ pub enum ErrorKind {
     Unsupported,
     /// The configuration (URL, connection string, builder) is invalid.
     Config,
+    /// The server rejected the login: a wrong user or password, or none given
+    /// where one is required (Redis `NOAUTH`). Not retryable: a rotated
+    /// password needs new configuration, not another attempt. Distinct from
+    /// [`Config`](ErrorKind::Config), which means the settings themselves are
+    /// malformed.
+    Authentication,
+    /// A value could not be serialized or deserialized (for example by
+    /// [`DistributedCacheExt::set_json`](crate::DistributedCacheExt::set_json)):
+    /// the caller's type and the stored bytes disagree, not the server's fault.
+    Serialization,
     /// The backend refused or failed the operation for another reason.
     Backend,
 }
@@ -52,6 +62,8 @@ impl ErrorKind {
             ErrorKind::CorruptEntry => "corrupt or foreign entry",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "invalid configuration",
+            ErrorKind::Authentication => "authentication failed",
+            ErrorKind::Serialization => "serialization error",
             ErrorKind::Backend => "backend error",
         }
     }
@@ -65,6 +77,10 @@ impl fmt::Display for ErrorKind {
 
 /// A cache error: a [`kind`](Error::kind), a message, optionally the options
 /// field at fault, and optionally the backend's own error as `source`.
+///
+/// `Display` shows the kind and message only, never the source: print the
+/// chain with a reporter (anyhow's `{:#}`, or walk
+/// [`source`](std::error::Error::source)), which then shows each cause once.
 ///
 /// ```
 /// use cache_abstractions::{Error, ErrorKind};
@@ -125,6 +141,16 @@ impl Error {
         Error::new(ErrorKind::Config, message)
     }
 
+    /// An [`ErrorKind::Authentication`] error.
+    pub fn authentication(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(ErrorKind::Authentication, message)
+    }
+
+    /// An [`ErrorKind::Serialization`] error.
+    pub fn serialization(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(ErrorKind::Serialization, message)
+    }
+
     /// Attaches the underlying error (for example the driver's).
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
@@ -180,11 +206,10 @@ impl fmt::Display for Error {
         if let Some(field) = self.field {
             write!(f, "{field} ")?;
         }
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
+        // The source is not repeated here: it is the error's `source()`,
+        // which reporters (anyhow's `{:#}`, tracing, eyre) print after this
+        // text. Printing it here too would show every cause twice.
+        f.write_str(&self.message)
     }
 }
 
@@ -205,19 +230,19 @@ mod tests {
         assert!(Error::new(ErrorKind::Timeout, "x").is_retryable());
         assert!(Error::new(ErrorKind::Connection, "x").is_retryable());
         assert!(!Error::corrupt("x").is_retryable());
+        assert!(!Error::authentication("x").is_retryable());
+        assert!(!Error::serialization("x").is_retryable());
         assert!(!Error::new(ErrorKind::Timeout, "x")
             .with_retryable(false)
             .is_retryable());
     }
 
     #[test]
-    fn display_includes_source() {
+    fn display_leaves_the_source_to_source() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = Error::new(ErrorKind::Connection, "cannot reach 127.0.0.1:1").with_source(io);
-        assert_eq!(
-            e.to_string(),
-            "connection error: cannot reach 127.0.0.1:1: refused"
-        );
-        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.to_string(), "connection error: cannot reach 127.0.0.1:1");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("refused"));
     }
 }

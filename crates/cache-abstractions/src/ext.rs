@@ -48,7 +48,8 @@ pub trait DistributedCacheExt: DistributedCache {
 
     /// Gets a value stored as JSON by [`set_json`](Self::set_json). A value
     /// that does not deserialize as `T` is an
-    /// [`ErrorKind::CorruptEntry`](crate::ErrorKind::CorruptEntry).
+    /// [`ErrorKind::Serialization`](crate::ErrorKind::Serialization) error
+    /// (the stored bytes and the caller's type disagree).
     #[cfg(feature = "serde")]
     async fn get_json<T>(&self, key: &str) -> Result<Option<T>>
     where
@@ -56,21 +57,23 @@ pub trait DistributedCacheExt: DistributedCache {
     {
         match self.get(key).await? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::corrupt("value is not the expected JSON").with_source(e)),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::serialization("value does not deserialize as the expected JSON type")
+                    .with_source(e)
+            }),
         }
     }
 
-    /// Stores `value` as JSON.
+    /// Stores `value` as JSON. A value serde cannot serialize is an
+    /// [`ErrorKind::Serialization`](crate::ErrorKind::Serialization) error,
+    /// raised before any I/O.
     #[cfg(feature = "serde")]
     async fn set_json<T>(&self, key: &str, value: &T, options: &EntryOptions) -> Result<()>
     where
         T: serde::Serialize + Sync + ?Sized,
     {
-        let bytes = serde_json::to_vec(value).map_err(|e| {
-            Error::new(crate::ErrorKind::Backend, "value cannot be serialized").with_source(e)
-        })?;
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::serialization("value cannot be serialized").with_source(e))?;
         self.set(key, Bytes::from(bytes), options).await
     }
 }

@@ -44,9 +44,47 @@ impl DistributedCache for MapCache {
             .get(key)
             .map(|v| EntryInfo::new(v.len(), None, None, None)))
     }
+    async fn ping(&self) -> Result<()> {
+        self.refreshed.lock().unwrap().push("<ping>".into());
+        Ok(())
+    }
     fn capabilities(&self) -> Capabilities {
         Capabilities::new().with_shared(true)
     }
+}
+
+/// A cache that implements only the required methods, to see the defaults.
+#[derive(Debug, Default)]
+struct Minimal(MapCache);
+
+#[async_trait]
+impl DistributedCache for Minimal {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.0.get(key).await
+    }
+    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
+        self.0.set(key, value, options).await
+    }
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.0.refresh(key).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.0.remove(key).await
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new()
+    }
+}
+
+#[tokio::test]
+async fn default_ping_is_one_harmless_round_trip_and_default_inspect_is_unsupported() {
+    let cache = Minimal::default();
+    cache.ping().await.unwrap();
+    // The default refreshes a probe key: one round trip, no entry created.
+    assert_eq!(*cache.0.refreshed.lock().unwrap(), ["distcache:ping"]);
+    assert!(cache.0.entries.lock().unwrap().is_empty());
+    let err = cache.inspect("k").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
 }
 
 #[test]
@@ -83,17 +121,38 @@ async fn blocking_facade_inside_a_runtime_is_an_error_not_a_panic() {
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     // Dropping the facade (and its runtime) inside async code must not panic.
     drop(cache);
-    // From spawn_blocking it works, on the runtime the handle points at.
-    let on_handle = BlockingCache::with_handle(
-        Arc::new(MapCache::default()),
-        tokio::runtime::Handle::current(),
-    );
+    // spawn_blocking runs inside the runtime's context: refused too, and
+    // Handle::block_on is the way there.
+    let inner = Arc::new(MapCache::default());
+    let on_handle =
+        BlockingCache::with_handle(Arc::clone(&inner), tokio::runtime::Handle::current());
     tokio::task::spawn_blocking(move || {
-        on_handle.set("k", "v", &EntryOptions::new()).unwrap();
-        assert_eq!(on_handle.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        let err = on_handle.set("k", "v", &EntryOptions::new()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        let handle = tokio::runtime::Handle::current();
+        handle
+            .block_on(inner.set("k", "v".into(), &EntryOptions::new()))
+            .unwrap();
+        assert_eq!(
+            handle.block_on(inner.get("k")).unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
     })
     .await
     .unwrap();
+    // From a plain thread the borrowed handle works.
+    let plain = BlockingCache::with_handle(
+        Arc::new(MapCache::default()),
+        tokio::runtime::Handle::current(),
+    );
+    let worker = std::thread::spawn(move || {
+        plain.set("k", "v", &EntryOptions::new()).unwrap();
+        plain.get("k").unwrap()
+    });
+    let got = tokio::task::spawn_blocking(move || worker.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got.as_deref(), Some(&b"v"[..]));
     let built = BlockingCache::build(async { Ok(MapCache::default()) });
     assert_eq!(built.unwrap_err().kind(), ErrorKind::Unsupported);
 }
@@ -144,9 +203,21 @@ async fn forwarding_impls_reach_the_inner_cache() {
         cache.refresh("k").await.unwrap();
         assert_eq!(cache.inspect("k").await.unwrap().map(|i| i.size), Some(1));
         assert!(cache.capabilities().shared);
+        cache.ping().await.unwrap();
         cache.remove("k").await.unwrap();
         assert_eq!(cache.get_string("k").await.unwrap(), None);
     }
+    // Each forwarder reached the inner cache's own ping, not the default.
+    assert_eq!(
+        inner
+            .refreshed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| *k == "<ping>")
+            .count(),
+        2
+    );
 }
 
 #[cfg(feature = "serde")]
@@ -172,5 +243,14 @@ async fn json_round_trip_and_wrong_shape() {
         .await
         .unwrap();
     let err = cache.get_json::<User>("bad").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::CorruptEntry);
+    assert_eq!(err.kind(), ErrorKind::Serialization);
+    assert!(!err.is_retryable());
+    // JSON object keys must be strings: serde_json refuses a tuple key.
+    let unserializable: HashMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+    let err = cache
+        .set_json("t", &unserializable, &EntryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Serialization);
+    assert!(cache.entries.lock().unwrap().get("t").is_none());
 }

@@ -31,20 +31,20 @@
 //! [moka]: https://docs.rs/moka
 #![doc(test(attr(deny(warnings))))]
 
-mod entry;
+// The README (shown on crates.io) is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+mod builder;
+mod cache;
+mod format;
 mod reaper;
 
-use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cache_abstractions::{
-    async_trait, Bytes, Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error,
-    ErrorKind, Result, SystemClock,
-};
-use moka::sync::Cache;
-
-use entry::{to_nanos, Stored};
+pub use builder::MemoryCacheBuilder;
+pub use cache::MemoryCache;
 
 /// The default size limit: 200 MiB of keys, values and bookkeeping.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 200 * 1024 * 1024;
@@ -52,283 +52,24 @@ pub const DEFAULT_CAPACITY_BYTES: u64 = 200 * 1024 * 1024;
 /// How often an idle cache is swept for expired entries by default.
 pub const DEFAULT_REAP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Bytes charged per entry on top of key and value, so the size limit
-/// tracks resident memory.
-///
-/// Measured with `benches/src/bin/footprint.rs` (100k entries of 1 KiB,
-/// glibc malloc, moka 0.12): about 425 bytes of resident memory per entry
-/// beyond its key and value bytes: moka's own blocks (entry info, value
-/// entry, deque nodes, key `Arc`, hash bucket), the key and value
-/// allocations' headers and rounding. Entries without a sliding window live
-/// inline in moka's value slot (see [`Stored`]); a sliding entry adds one
-/// shared block of about 80 bytes, which this figure leaves out.
-const ENTRY_OVERHEAD: u64 = 424;
+/// The URL schemes this backend opens: `memory://` (see
+/// [`MemoryCacheBuilder::from_url`]).
+pub const URL_SCHEMES: &[&str] = &["memory"];
 
-/// An in-process cache. Clones share the same entries.
-#[derive(Clone)]
-pub struct MemoryCache {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    entries: Cache<String, Stored>,
-    clock: Arc<dyn Clock>,
-    capabilities: Capabilities,
-    capacity: u64,
-    _reaper: Option<reaper::Reaper>,
-}
-
-impl fmt::Debug for MemoryCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryCache")
-            .field("entries", &self.inner.entries.entry_count())
-            .field("weighted_size", &self.inner.entries.weighted_size())
-            .field("capacity_bytes", &self.inner.capacity)
-            .field("clock", &self.inner.clock)
-            .finish()
-    }
-}
-
-impl Default for MemoryCache {
-    fn default() -> Self {
-        MemoryCache::new()
-    }
-}
-
-impl MemoryCache {
-    /// A cache with the defaults: 200 MiB, the system clock, a reaper every minute.
-    pub fn new() -> Self {
-        MemoryCache::builder().build()
-    }
-
-    /// A builder for the size limit, clock and reaper interval.
-    pub fn builder() -> MemoryCacheBuilder {
-        MemoryCacheBuilder::default()
-    }
-
-    /// The number of entries held, expired ones not yet reclaimed included
-    /// (moka updates it asynchronously; call [`run_pending_tasks`](Self::run_pending_tasks) first
-    /// for an exact figure).
-    pub fn entry_count(&self) -> u64 {
-        self.inner.entries.entry_count()
-    }
-
-    /// The bytes charged against the size limit.
-    pub fn weighted_size(&self) -> u64 {
-        self.inner.entries.weighted_size()
-    }
-
-    /// Applies pending evictions and reclaims expired entries now.
-    pub fn run_pending_tasks(&self) {
-        self.inner.entries.run_pending_tasks();
-    }
-
-    /// The entry under `key` if alive now; restarts its sliding window when `touch`.
-    fn live(&self, key: &str, touch: bool) -> Option<Stored> {
-        let entry = self.inner.entries.get(key)?;
-        if entry.never_expires() {
-            return Some(entry);
-        }
-        let now = to_nanos(self.inner.clock.now());
-        if !entry.is_alive(now) {
-            // Invisible now (rule 11); moka's timer reclaims it. Removing it
-            // here could race with a concurrent set of a fresh entry.
-            return None;
-        }
-        if touch {
-            entry.touch(now);
-        }
-        Some(entry)
-    }
-}
-
-#[async_trait]
-impl DistributedCache for MemoryCache {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.inner.capabilities.validate_key(key)?;
-        Ok(self.live(key, true).map(Stored::into_value))
-    }
-
-    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
-        let caps = &self.inner.capabilities;
-        caps.validate_key(key)?;
-        let now = self.inner.clock.now();
-        let expiry = options.resolve(now)?;
-        caps.validate_value(value.len())?;
-        // moka never keeps an entry heavier than the whole capacity: it
-        // would be dropped at once and `set` would seem to have worked.
-        if u64::from(weight(key.len(), value.len())) > self.inner.capacity {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "key and value ({} bytes) with the per-entry overhead exceed this cache's capacity of {} bytes",
-                    key.len().saturating_add(value.len()),
-                    self.inner.capacity
-                ),
-            ));
-        }
-        let entry = Stored::new(value, expiry, now);
-        self.inner.entries.insert(key.to_owned(), entry);
-        Ok(())
-    }
-
-    async fn refresh(&self, key: &str) -> Result<()> {
-        self.inner.capabilities.validate_key(key)?;
-        self.live(key, true);
-        Ok(())
-    }
-
-    async fn remove(&self, key: &str) -> Result<()> {
-        self.inner.capabilities.validate_key(key)?;
-        self.inner.entries.invalidate(key);
-        Ok(())
-    }
-
-    async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
-        self.inner.capabilities.validate_key(key)?;
-        Ok(self.live(key, false).map(|e| e.info()))
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities.clone()
-    }
-}
-
-/// Configures a [`MemoryCache`].
+/// The text with every secret hidden. A memory URL holds none, but a
+/// mistyped one may carry a `user:password@` part, which is hidden.
 ///
 /// ```
-/// use cache_memory::MemoryCache;
-/// use cache_abstractions::ManualClock;
-/// use std::sync::Arc;
-///
-/// let clock = ManualClock::starting_now();
-/// let cache = MemoryCache::builder()
-///     .capacity_bytes(64 * 1024 * 1024)
-///     .clock(Arc::new(clock.clone()))
-///     .reap_interval(None)
-///     .build();
-/// # let _ = cache;
+/// assert_eq!(cache_memory::redact("memory://?capacity=1MiB"), "memory://?capacity=1MiB");
+/// assert_eq!(cache_memory::redact("memory://me:pw@x"), "memory://***@x");
 /// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct MemoryCacheBuilder {
-    capacity: u64,
-    clock: Arc<dyn Clock>,
-    reap_interval: Option<Duration>,
+pub fn redact(text: &str) -> String {
+    let Some(at) = text.rfind('@') else {
+        return text.to_owned();
+    };
+    let start = text.find("//").map_or(0, |i| i + 2);
+    if start > at {
+        return text.to_owned();
+    }
+    format!("{}***{}", &text[..start], &text[at..])
 }
-
-impl Default for MemoryCacheBuilder {
-    fn default() -> Self {
-        MemoryCacheBuilder {
-            capacity: DEFAULT_CAPACITY_BYTES,
-            clock: Arc::new(SystemClock),
-            reap_interval: Some(DEFAULT_REAP_INTERVAL),
-        }
-    }
-}
-
-impl MemoryCacheBuilder {
-    /// The size limit in bytes (keys, values and a fixed per-entry overhead).
-    /// Past it, entries are evicted by moka's TinyLFU policy. An entry that
-    /// cannot fit at all (key, value and overhead over the limit) is
-    /// rejected by `set` with `Unsupported`.
-    pub fn capacity_bytes(mut self, bytes: u64) -> Self {
-        self.capacity = bytes;
-        self
-    }
-
-    /// The clock expiry is judged by (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// How often a background thread reclaims expired entries while the
-    /// cache is idle (default one minute); `None` leaves reclaiming to
-    /// ordinary operations.
-    pub fn reap_interval(mut self, interval: Option<Duration>) -> Self {
-        self.reap_interval = interval;
-        self
-    }
-
-    /// Builds the cache.
-    pub fn build(self) -> MemoryCache {
-        let policy = ExpiryPolicy {
-            clock: Arc::clone(&self.clock),
-        };
-        let entries = Cache::builder()
-            .max_capacity(self.capacity)
-            .weigher(|k: &String, e: &Stored| weight(k.len(), e.value().len()))
-            .expire_after(policy)
-            .build();
-        let max_value = self.capacity.saturating_sub(ENTRY_OVERHEAD);
-        let capabilities = Capabilities::new()
-            .with_max_value_size(Some(usize::try_from(max_value).unwrap_or(usize::MAX)))
-            .with_expiry_granularity(Duration::from_nanos(1));
-        let reaper = self
-            .reap_interval
-            .map(|every| reaper::Reaper::spawn(entries.clone(), every));
-        MemoryCache {
-            inner: Arc::new(Inner {
-                entries,
-                clock: self.clock,
-                capabilities,
-                capacity: self.capacity,
-                _reaper: reaper,
-            }),
-        }
-    }
-}
-
-fn weight(key_len: usize, value_len: usize) -> u32 {
-    let bytes = (key_len as u64)
-        .saturating_add(value_len as u64)
-        .saturating_add(ENTRY_OVERHEAD);
-    u32::try_from(bytes).unwrap_or(u32::MAX)
-}
-
-/// Tells moka when an entry may be reclaimed. Visibility is decided by
-/// [`Stored::is_alive`] against the cache's clock; this only has to keep
-/// moka from dropping an entry before that deadline.
-struct ExpiryPolicy {
-    clock: Arc<dyn Clock>,
-}
-
-impl moka::Expiry<String, Stored> for ExpiryPolicy {
-    fn expire_after_create(&self, _: &String, e: &Stored, _: Instant) -> Option<Duration> {
-        e.time_to_live(to_nanos(self.clock.now()))
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        e: &Stored,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        // A set replaces value and options (rule 3): start from the new entry.
-        e.time_to_live(to_nanos(self.clock.now()))
-    }
-
-    fn expire_after_read(
-        &self,
-        _: &String,
-        e: &Stored,
-        _: Instant,
-        remaining: Option<Duration>,
-        _: Instant,
-    ) -> Option<Duration> {
-        if !matches!(e, Stored::Sliding(_)) {
-            // Reads never change a fixed entry's expiry: skip the clock.
-            return remaining;
-        }
-        // A sliding read may extend the entry by up to one window.
-        match (remaining, e.window_from(to_nanos(self.clock.now()))) {
-            (Some(r), Some(w)) => Some(r.max(w)),
-            _ => None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
-use crate::entry::Stored;
+use crate::format::Stored;
 
 pub(crate) struct Reaper {
     _stop: Sender<()>,

@@ -1,28 +1,35 @@
-//! [`RedisCacheBuilder`]: every setting, validated in `build`.
+//! [`RedisCacheBuilder`]: every setting, validated into a [`Config`] by
+//! `build`, which does no I/O.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{Error, Result};
-use redis::cluster::ClusterClientBuilder;
-use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, TlsCertificates};
+use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock};
 
-use crate::cache::{Backend, Inner, RedisCache};
-use crate::config::Target;
-use crate::conn::{FailureSink, Lanes, Manager};
-use crate::errors;
+use crate::cache::RedisCache;
+use crate::config::{Config, REDIS_MAX_BULK};
+use crate::url::{self, Target};
 
-/// The most Redis stores in one key or one bulk value (`proto-max-bulk-len`).
-pub(crate) const REDIS_MAX_BULK: usize = 512 * 1024 * 1024;
+impl RedisCache {
+    /// A builder for every setting.
+    pub fn builder() -> RedisCacheBuilder {
+        RedisCacheBuilder::default()
+    }
+}
 
 /// Builds a [`RedisCache`]; start from [`RedisCache::builder`].
 ///
 /// Only a URL (or [`cluster_nodes`](Self::cluster_nodes)) is required.
 /// Defaults: no instance name, 1 pooled connection, 5 s connect timeout,
-/// 5 s command timeout, keys up to Redis's 512 MiB.
+/// 5 s command timeout, keys up to Redis's 512 MiB, the system clock.
 ///
-/// ```no_run
+/// [`build`](Self::build) validates without I/O and never blocks; the first
+/// operation, or [`ping`](cache_abstractions::DistributedCache::ping),
+/// connects.
+///
+/// ```
+/// use cache_abstractions::DistributedCache;
 /// use cache_redis::RedisCache;
 /// use std::time::Duration;
 ///
@@ -33,9 +40,8 @@ pub(crate) const REDIS_MAX_BULK: usize = 512 * 1024 * 1024;
 ///     .pool_size(2)
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .command_timeout(Duration::from_millis(500))
-///     .build()
-///     .await?;
-/// # let _ = cache;
+///     .build()?; // no I/O yet
+/// cache.ping().await?; // connects: fail at startup, not on the first request
 /// # Ok(())
 /// # }
 /// ```
@@ -53,6 +59,7 @@ pub struct RedisCacheBuilder {
     max_key_bytes: usize,
     scripting: bool,
     tls_root_cert: Option<Vec<u8>>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for RedisCacheBuilder {
@@ -69,18 +76,15 @@ impl Default for RedisCacheBuilder {
             max_key_bytes: REDIS_MAX_BULK,
             scripting: true,
             tls_root_cert: None,
+            clock: None,
         }
     }
 }
 
 impl fmt::Debug for RedisCacheBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let target = self.url.as_deref().map(crate::config::redact);
-        let nodes: Vec<String> = self
-            .cluster_nodes
-            .iter()
-            .map(|n| crate::config::redact(n))
-            .collect();
+        let target = self.url.as_deref().map(url::redact);
+        let nodes: Vec<String> = self.cluster_nodes.iter().map(|n| url::redact(n)).collect();
         f.debug_struct("RedisCacheBuilder")
             .field("url", &target)
             .field("cluster_nodes", &nodes)
@@ -98,6 +102,40 @@ impl fmt::Debug for RedisCacheBuilder {
 }
 
 impl RedisCacheBuilder {
+    /// A builder from a URL (any of [`URL_SCHEMES`](crate::URL_SCHEMES))
+    /// and the settings shared by every backend: `timeout` sets both the
+    /// connect and the command timeout, `pool_size`, `instance_name` and
+    /// `clock` map onto the builder's settings of those names; `schema` and
+    /// `table` (SQL settings) do not apply and are ignored. No I/O; the
+    /// URL is checked here, and errors never repeat it.
+    ///
+    /// ```
+    /// use cache_abstractions::OpenOptions;
+    /// use cache_redis::RedisCacheBuilder;
+    ///
+    /// let options = OpenOptions::new().instance_name("shop:");
+    /// let cache = RedisCacheBuilder::from_url("redis://127.0.0.1:6379/0", &options)?.build()?;
+    /// assert_eq!(cache.instance_name(), "shop:");
+    /// # Ok::<(), cache_abstractions::Error>(())
+    /// ```
+    pub fn from_url(text: &str, options: &OpenOptions) -> Result<Self> {
+        Target::parse(text)?;
+        let mut builder = RedisCache::builder().url(text);
+        if let Some(timeout) = options.timeout {
+            builder = builder.connect_timeout(timeout).command_timeout(timeout);
+        }
+        if let Some(size) = options.pool_size {
+            builder = builder.pool_size(size);
+        }
+        if let Some(name) = &options.instance_name {
+            builder = builder.instance_name(name);
+        }
+        if let Some(clock) = &options.clock {
+            builder = builder.clock(Arc::clone(clock));
+        }
+        Ok(builder)
+    }
+
     /// Where to connect; see the [crate docs](crate#urls) for the forms
     /// (`redis://`, `rediss://`, `redis+unix://`, `unix://`,
     /// `redis+cluster://`, `rediss+cluster://`).
@@ -120,6 +158,18 @@ impl RedisCacheBuilder {
     /// The key prefix, exactly as .NET's `RedisCacheOptions.InstanceName`:
     /// its bytes then the key's, no separator added (`"app:"` + `"user"` is
     /// the Redis key `app:user`).
+    ///
+    /// The exact guarantee: the Redis key is the name's bytes followed by
+    /// the key's, so caches named `a` and `b` share a Redis key only when
+    /// one name is a prefix of the other, `b` = `a` + `s`, and the cache
+    /// named `a` uses a key starting with `s`. Names neither of which is a
+    /// prefix of the other (`"shop:"` and `"shop1:"`) never share an entry;
+    /// `"shop"` and `"shop1"` do (`"shop"` + `"1:cart"` is `"shop1"` +
+    /// `":cart"`), and so do `"shop:"` and `"shop:eu:"` for the first
+    /// cache's keys that start with `eu:`. This is .NET's layout, kept for
+    /// compatibility; [`build`](Self::build) logs a warning (`tracing`,
+    /// target `cache_redis::builder`) when a non-empty name does not end
+    /// in one of `:` `/` `|` `.` `-` `_` `#`.
     pub fn instance_name(mut self, name: &str) -> Self {
         self.instance_name = name.to_string();
         self
@@ -191,10 +241,24 @@ impl RedisCacheBuilder {
         self
     }
 
-    /// Validates the settings and connects (one connection, or the cluster's
-    /// slot map). Errors: `Config` for invalid settings, `Connection` or
-    /// `Timeout` when the server cannot be reached.
-    pub async fn build(self) -> Result<RedisCache> {
+    /// The clock that dates entries: `absexp`, TTLs and sliding deadlines
+    /// are computed from it (default: the system clock). Tests move a
+    /// [`ManualClock`](cache_abstractions::ManualClock) instead of sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Validates the settings and makes the cache, without any I/O: it
+    /// never blocks, and works outside a runtime. The first operation (or
+    /// [`ping`](cache_abstractions::DistributedCache::ping)) connects.
+    /// Errors: `Config` for invalid settings (never repeating a URL).
+    pub fn build(self) -> Result<RedisCache> {
+        RedisCache::new(self.into_config()?)
+    }
+
+    /// The validated settings.
+    fn into_config(self) -> Result<Config> {
         let target = if self.cluster_nodes.is_empty() {
             match &self.url {
                 Some(url) => Target::parse(url)?,
@@ -204,20 +268,20 @@ impl RedisCacheBuilder {
             Target::cluster_from_nodes(&self.cluster_nodes)?
         };
         self.validate()?;
-        let backend = match &target {
-            Target::Standalone(url) => self.standalone(url).await?,
-            Target::Cluster(nodes) => self.cluster(nodes).await?,
-        };
-        Ok(RedisCache::from_inner(Arc::new(Inner::new(
-            backend,
+        warn_on_unseparated(&self.instance_name);
+        Ok(Config {
             target,
-            self.instance_name,
-            self.max_key_bytes,
-            self.pool_size,
-            self.connect_timeout,
-            self.command_timeout,
-            self.scripting,
-        ))))
+            username: self.username,
+            password: self.password,
+            tls_root_cert: self.tls_root_cert,
+            instance_name: self.instance_name,
+            max_key_bytes: self.max_key_bytes,
+            pool_size: self.pool_size,
+            connect_timeout: self.connect_timeout,
+            command_timeout: self.command_timeout,
+            scripting: self.scripting,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -237,87 +301,102 @@ impl RedisCacheBuilder {
         }
         Ok(())
     }
+}
 
-    async fn standalone(&self, url: &str) -> Result<Backend> {
-        // The driver's parse error may quote the URL, and so a password:
-        // report the failure without it.
-        let mut info = url
-            .into_connection_info()
-            .map_err(|_| Error::config("invalid redis URL (the URL is not repeated here)"))?;
-        let mut settings = info.redis_settings().clone();
-        if let Some(user) = &self.username {
-            settings = settings.set_username(user);
+/// Characters that end an instance name safely: none of them is likely to
+/// start a key, so `name` + key never equals another name + key.
+const SEPARATORS: &[char] = &[':', '/', '|', '.', '-', '_', '#'];
+
+/// Warns when `name` may run into another instance's keys (see
+/// [`RedisCacheBuilder::instance_name`]).
+fn warn_on_unseparated(name: &str) {
+    if !name.is_empty() && !name.ends_with(SEPARATORS) {
+        tracing::warn!(
+            instance_name = name,
+            "cache-redis: the instance name does not end in a separator such as ':'; \
+             another instance whose name starts with this one plus a key's first \
+             characters shares its keys (e.g. \"shop\" + \"1:cart\" = \"shop1\" + \":cart\")"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tracing::{field, span, Event, Metadata, Subscriber};
+
+    /// Records the message of every warning.
+    #[derive(Default)]
+    struct Warnings(Arc<Mutex<Vec<String>>>);
+
+    struct Message<'a>(&'a mut String);
+
+    impl field::Visit for Message<'_> {
+        fn record_debug(&mut self, f: &field::Field, value: &dyn fmt::Debug) {
+            if f.name() == "message" {
+                *self.0 = format!("{value:?}");
+            }
         }
-        if let Some(password) = &self.password {
-            settings = settings.set_password(password);
-        }
-        info = info.set_redis_settings(settings);
-        let client = match &self.tls_root_cert {
-            Some(pem) => Client::build_with_tls(
-                info,
-                TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            ),
-            None => Client::open(info),
-        }
-        .map_err(|e| Error::config(format!("invalid redis settings ({})", e.category())))?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.command_timeout));
-        let manager = Manager::new(client, config);
-        let sink = FailureSink::new();
-        let failures = sink.source();
-        let pool = bb8::Pool::builder()
-            .max_size(self.pool_size)
-            // One connection made up front proves the settings work.
-            .min_idle(Some(1))
-            // A refused connect fails the operation waiting for it (and
-            // `build`) at once instead of being retried until the connect
-            // timeout; the next operation tries again (see `conn`).
-            .retry_connection(false)
-            .error_sink(Box::new(sink))
-            // A health check per checkout would double the round trips;
-            // broken connections are flagged by the operations instead.
-            .test_on_check_out(false)
-            .connection_timeout(self.connect_timeout)
-            .build(manager)
-            .await
-            .map_err(errors::from_connect)?;
-        Ok(Backend::Pool {
-            pool,
-            lanes: Lanes::new(self.pool_size as usize),
-            failures,
-        })
     }
 
-    async fn cluster(&self, nodes: &[String]) -> Result<Backend> {
-        let mut builder = ClusterClientBuilder::new(nodes.to_vec())
-            .connection_timeout(self.connect_timeout)
-            .response_timeout(self.command_timeout)
-            .retries(3);
-        if let Some(user) = &self.username {
-            builder = builder.username(user);
+    impl Subscriber for Warnings {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
         }
-        if let Some(password) = &self.password {
-            builder = builder.password(password);
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
         }
-        if self.tls_root_cert.is_some() {
-            // redis-rs takes a custom root certificate for clusters only
-            // with rustls; this crate uses native-tls (the system's OpenSSL).
-            return Err(Error::config(
-                "tls_root_certificate is not supported for clusters: add the CA to the system trust store",
-            ));
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, event: &Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                let mut text = String::new();
+                event.record(&mut Message(&mut text));
+                self.0.lock().unwrap().push(text);
+            }
         }
-        let client = builder.build().map_err(|e| {
-            Error::config(format!("invalid redis cluster settings ({})", e.category()))
-        })?;
-        let budget = self.connect_timeout.saturating_add(self.command_timeout);
-        let conn = tokio::time::timeout(budget, client.get_async_connection())
-            .await
-            .map_err(|_| errors::timed_out("cluster connect", budget))?
-            .map_err(errors::from_connect)?;
-        Ok(Backend::Cluster(conn))
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+
+    fn warnings_building_with(name: &str) -> Vec<String> {
+        let warnings = Warnings::default();
+        let seen = Arc::clone(&warnings.0);
+        tracing::subscriber::with_default(warnings, || {
+            RedisCache::builder()
+                .url("redis://127.0.0.1:1/")
+                .instance_name(name)
+                .build()
+                .unwrap();
+        });
+        let seen = seen.lock().unwrap().clone();
+        seen
+    }
+
+    #[test]
+    fn an_instance_name_without_a_separator_is_warned_about() {
+        let warned = warnings_building_with("shop");
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].contains("separator"), "{warned:?}");
+        for quiet in ["", "shop:", "shop/", "shop."] {
+            assert!(warnings_building_with(quiet).is_empty(), "{quiet:?}");
+        }
+    }
+
+    #[test]
+    fn build_does_no_io_and_needs_no_runtime() {
+        // Port 1 refuses; build neither connects nor needs tokio.
+        let cache = RedisCache::builder()
+            .url("redis+cluster://127.0.0.1:1,127.0.0.1:2")
+            .build()
+            .unwrap();
+        assert_eq!(cache.instance_name(), "");
+        let err = RedisCache::builder()
+            .url("http://user:hunter2@h")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), cache_abstractions::ErrorKind::Config);
+        assert!(!err.to_string().contains("hunter2"));
     }
 }

@@ -1,57 +1,49 @@
-//! [`RedisCache`] and its four operations.
+//! [`RedisCache`] and its operations.
 
 use std::fmt;
 use std::future::Future;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cache_abstractions::support::dotnet::{self, Ticks};
 use cache_abstractions::{
-    Capabilities, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind, KeyLimit, Result,
+    Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind, KeyLimit,
+    Result,
 };
-use redis::cluster_async::ClusterConnection;
 use redis::{RedisError, RedisResult, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value};
-use std::io::Write as _;
 
-use crate::builder::{RedisCacheBuilder, REDIS_MAX_BULK};
-use crate::config::Target;
-use crate::conn::{Conn, ConnectFailures, FailureSource, Lanes, Lease, Manager};
-use crate::errors;
+use crate::config::{Config, REDIS_MAX_BULK};
+use crate::conn::{Conn, Connector};
+use crate::error;
 use crate::format::{self, StoredExpiry, ABSEXP, DATA, SLDEXP};
 use crate::scripts;
+use crate::url::Target;
 
 /// A [`DistributedCache`] over Redis or Redis Cluster, sharing entries with
 /// ASP.NET Core's `RedisCache` (see the [crate docs](crate)).
 ///
-/// Cheap to clone: clones share the connections. Create it inside the tokio
-/// runtime that will use it (its connections run on that runtime).
+/// Cheap to clone: clones share the connections. Building one does no I/O;
+/// the first operation (or [`ping`](DistributedCache::ping)) connects, on
+/// the tokio runtime that runs it, which must then keep running while the
+/// cache is used.
 #[derive(Clone)]
 pub struct RedisCache {
     inner: Arc<Inner>,
 }
 
-pub(crate) enum Backend {
-    /// One server: a bb8 pool of multiplexed connections.
-    Pool {
-        pool: bb8::Pool<Manager>,
-        lanes: Lanes,
-        /// Failed connects, to fail an operation waiting for one at once.
-        failures: FailureSource,
-    },
-    /// A cluster: one connection that routes by slot and reconnects itself.
-    Cluster(ClusterConnection),
-}
-
 pub(crate) struct Inner {
-    backend: Backend,
+    conn: Connector,
     target: Target,
     instance_name: String,
     capabilities: Capabilities,
     pool_size: u32,
     connect_timeout: Duration,
     command_timeout: Duration,
+    clock: Arc<dyn Clock>,
     /// Cleared for good when the server refuses scripting.
     scripting: AtomicBool,
     slide: Script,
@@ -65,33 +57,30 @@ pub(crate) struct Inner {
 /// sliding entry again.
 const PLAIN_AFTER: u32 = 16;
 
+/// How many times the scriptless slide re-applies a TTL after finding that
+/// the entry changed under it (see `RedisCache::guarded_expire`).
+const GUARD_ROUNDS: usize = 4;
+
 impl Inner {
-    #[allow(clippy::too_many_arguments)] // one call site: the builder
-    pub(crate) fn new(
-        backend: Backend,
-        target: Target,
-        instance_name: String,
-        max_key_bytes: usize,
-        pool_size: u32,
-        connect_timeout: Duration,
-        command_timeout: Duration,
-        scripting: bool,
-    ) -> Inner {
+    pub(crate) fn new(config: Config, conn: Connector) -> Inner {
         let capabilities = Capabilities::new()
-            .with_max_key_length(KeyLimit::Utf8Bytes(max_key_bytes - instance_name.len()))
+            .with_max_key_length(KeyLimit::Utf8Bytes(
+                config.max_key_bytes - config.instance_name.len(),
+            ))
             .with_max_value_size(Some(REDIS_MAX_BULK))
             .with_expiry_granularity(Duration::from_millis(1))
             .with_default_options(EntryOptions::new())
             .with_shared(true);
         Inner {
-            backend,
-            target,
-            instance_name,
+            conn,
+            target: config.target,
+            instance_name: config.instance_name,
             capabilities,
-            pool_size,
-            connect_timeout,
-            command_timeout,
-            scripting: AtomicBool::new(scripting),
+            pool_size: config.pool_size,
+            connect_timeout: config.connect_timeout,
+            command_timeout: config.command_timeout,
+            clock: config.clock,
+            scripting: AtomicBool::new(config.scripting),
             slide: scripts::slide(),
             plain_streak: AtomicU32::new(0),
         }
@@ -163,7 +152,7 @@ impl Raw {
     /// `Some`: a live, well-formed entry. Malformed fields: `CorruptEntry`.
     /// An entry whose absolute expiration has passed is a miss, whatever
     /// Redis's own TTL says.
-    pub(crate) fn validate(&self, now_ticks: i64) -> Result<Option<StoredExpiry>> {
+    pub(crate) fn validate(&self, now: Ticks) -> Result<Option<StoredExpiry>> {
         if self.absexp.is_none() && self.sldexp.is_none() && !self.has_data {
             return Ok(None);
         }
@@ -171,7 +160,7 @@ impl Raw {
         if !self.has_data {
             return Err(Error::corrupt("the hash has no data field"));
         }
-        if expiry.is_expired(now_ticks) {
+        if expiry.is_expired(now) {
             return Ok(None);
         }
         Ok(Some(expiry))
@@ -217,13 +206,11 @@ fn reply_kind(v: &Value) -> &'static str {
     }
 }
 
-fn now_ticks() -> i64 {
-    format::instant_to_ticks(SystemTime::now())
-}
-
 impl RedisCache {
-    /// Connects with default settings; see the [crate docs](crate#urls)
-    /// for the URL forms.
+    /// A cache with default settings that has connected and answered a
+    /// `PING`; see the [crate docs](crate#urls) for the URL forms. (The
+    /// builder's [`build`](crate::RedisCacheBuilder::build) connects
+    /// lazily instead.)
     ///
     /// ```no_run
     /// # async fn demo() -> cache_abstractions::Result<()> {
@@ -233,12 +220,17 @@ impl RedisCache {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<RedisCache> {
-        RedisCache::builder().url(url).build().await
+        let cache = RedisCache::builder().url(url).build()?;
+        cache.ping().await?;
+        Ok(cache)
     }
 
-    /// A builder for every setting.
-    pub fn builder() -> RedisCacheBuilder {
-        RedisCacheBuilder::default()
+    /// The cache for validated settings (no I/O).
+    pub(crate) fn new(config: Config) -> Result<RedisCache> {
+        let conn = Connector::new(&config)?;
+        Ok(RedisCache {
+            inner: Arc::new(Inner::new(config, conn)),
+        })
     }
 
     /// The instance name (key prefix) this cache uses.
@@ -246,8 +238,11 @@ impl RedisCache {
         &self.inner.instance_name
     }
 
-    /// The Lua source of the script behind `get` and `refresh` (for audits,
-    /// and for benchmarks that send the same `EVALSHA` themselves).
+    /// The Lua source of the script behind `get` and `refresh`, for the
+    /// benchmarks that send the same `EVALSHA` themselves. Not part of the
+    /// API: only with the doc-hidden feature `internals`.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
     pub fn sliding_read_script() -> &'static str {
         scripts::slide_source()
     }
@@ -258,8 +253,9 @@ impl RedisCache {
         self.inner.scripting.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn from_inner(inner: Arc<Inner>) -> RedisCache {
-        RedisCache { inner }
+    /// Now, from the configured clock, in .NET ticks.
+    fn now(&self) -> Ticks {
+        Ticks::from_instant(self.inner.clock.now())
     }
 
     /// The Redis key: instance-name bytes, then key bytes (as .NET).
@@ -269,71 +265,6 @@ impl RedisCache {
             prefix: self.inner.instance_name.as_bytes(),
             key,
         })
-    }
-
-    /// A connection for one operation, and for a pooled one the lease
-    /// that lets the operation flag it as broken.
-    async fn acquire(&self, op: &'static str) -> Result<(Conn, Option<Lease>)> {
-        let (pool, lanes, failures) = match &self.inner.backend {
-            Backend::Cluster(c) => return Ok((Conn::Cluster(c.clone()), None)),
-            Backend::Pool {
-                pool,
-                lanes,
-                failures,
-            } => (pool, lanes, failures),
-        };
-        let lane = lanes.pick();
-        if let Some((conn, lease)) = lanes.get(lane) {
-            return Ok((conn, Some(lease)));
-        }
-        // Off the hot path from here (a lane refills about once a second).
-        // Subscribe before asking the pool, so that the failure of a
-        // connect bb8 starts for this checkout is seen: bb8 itself would
-        // report it only as a timeout, once `connect_timeout` is over.
-        let mut connect_failures = ConnectFailures::subscribe(failures);
-        // Skip connections an operation saw break: dropping their guard
-        // makes bb8 discard them and connect anew.
-        for _ in 0..=self.inner.pool_size {
-            let guard = tokio::select! {
-                biased;
-                got = pool.get() => got.map_err(|e| match e {
-                    bb8::RunError::User(e) => errors::from_connect_in(op, e),
-                    bb8::RunError::TimedOut => self.pool_timeout(op, failures),
-                })?,
-                e = connect_failures.next() => return Err(errors::from_connect_in(op, e)),
-            };
-            if let Some((conn, lease)) = lanes.put(lane, &guard) {
-                return Ok((conn, Some(lease)));
-            }
-        }
-        Err(Error::new(
-            ErrorKind::Connection,
-            format!("redis {op}: no healthy connection in the pool"),
-        ))
-    }
-
-    /// Flags a leased connection as broken.
-    fn mark_broken(&self, lease: Lease) {
-        if let Backend::Pool { lanes, .. } = &self.inner.backend {
-            lanes.mark_broken(lease);
-        }
-    }
-
-    /// bb8 gave up waiting: say why if a connect attempt failed.
-    fn pool_timeout(&self, op: &'static str, failures: &FailureSource) -> Error {
-        let timeout = self.inner.connect_timeout;
-        let cause = failures.borrow().clone();
-        match cause {
-            Some(e) if !e.is_timeout() => Error::new(
-                ErrorKind::Connection,
-                format!(
-                    "redis {op}: no connection within {timeout:?} ({})",
-                    e.category()
-                ),
-            )
-            .with_source(e),
-            _ => errors::timed_out(op, timeout),
-        }
     }
 
     /// Runs `f` on a connection within the command timeout. A pooled
@@ -347,31 +278,31 @@ impl RedisCache {
     {
         let mut retried = false;
         loop {
-            let (conn, lease) = self.acquire(op).await?;
+            let (conn, lease) = self.inner.conn.acquire(op).await?;
             let result = match conn {
                 // The connection's own response timeout bounds the reply.
                 Conn::Single(_) => f(conn).await,
                 // The cluster connection may retry on other nodes: bound
                 // the whole operation.
                 Conn::Cluster(_) => {
-                    let timeout = self.inner.command_timeout;
+                    let timeout = self.inner.conn.command_timeout();
                     match tokio::time::timeout(timeout, f(conn)).await {
                         Ok(result) => result,
-                        Err(_) => return Err(errors::timed_out(op, timeout)),
+                        Err(_) => return Err(error::timed_out(op, timeout)),
                     }
                 }
             };
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    if let Some(lease) = lease.filter(|_| errors::breaks_connection(&e)) {
-                        self.mark_broken(lease);
+                    if let Some(lease) = lease.filter(|_| error::breaks_connection(&e)) {
+                        self.inner.conn.mark_broken(lease);
                         if !retried {
                             retried = true;
                             continue;
                         }
                     }
-                    return Err(errors::from_redis(op, e));
+                    return Err(error::from_redis(op, e));
                 }
             }
         }
@@ -385,7 +316,7 @@ impl RedisCache {
         key: RedisKey<'_>,
         with_data: bool,
     ) -> Result<Option<(StoredExpiry, Option<Vec<u8>>)>> {
-        let now = now_ticks();
+        let now = self.now();
         if self.uses_scripting() {
             match self.slide_by_script(op, key, now, with_data).await {
                 Err(ScriptError::Disabled) => {
@@ -406,7 +337,7 @@ impl RedisCache {
         &self,
         op: &'static str,
         key: RedisKey<'_>,
-        now: i64,
+        now: Ticks,
         with_data: bool,
     ) -> std::result::Result<Raw, ScriptError> {
         let now = now.to_string();
@@ -447,12 +378,14 @@ impl RedisCache {
         }
     }
 
-    /// .NET's way: read, then move the TTL in a second command.
+    /// Without scripting: read, then move the TTL in a second round trip
+    /// (as .NET does), guarded so that a `set` landing in between never
+    /// keeps this entry's TTL (see [`guarded_expire`](Self::guarded_expire)).
     async fn slide_by_commands(
         &self,
         op: &'static str,
         key: RedisKey<'_>,
-        now: i64,
+        now: Ticks,
         with_data: bool,
     ) -> Result<Option<(StoredExpiry, Option<Vec<u8>>)>> {
         let mut pipe = redis::pipe();
@@ -478,23 +411,70 @@ impl RedisCache {
         let Some(expiry) = raw.validate(now)? else {
             return Ok(None);
         };
-        if let Some(ms) = expiry.slide_millis(now).filter(|ms| *ms > 0) {
-            let mut pexpire = redis::cmd("PEXPIRE");
-            pexpire.arg(key).arg(ms);
-            self.run(op, |mut c| {
-                let pexpire = &pexpire;
-                async move { pexpire.query_async::<()>(&mut c).await }
-            })
-            .await?;
+        if expiry.sldexp.is_some() {
+            let read = (raw.absexp.clone(), raw.sldexp.clone());
+            self.guarded_expire(op, key, read, expiry, now).await?;
         }
         Ok(Some((expiry, raw.data)))
+    }
+
+    /// Slides the entry that was read, and only it, without a script.
+    ///
+    /// Redis has no conditional `PEXPIRE`, so the TTL is set and the
+    /// expiry fields re-read in one `MULTI`/`EXEC`: the fields it returns
+    /// are those of the entry the TTL was applied to. If they are the ones
+    /// the TTL was computed from, done. If a `set` replaced the entry in
+    /// between, its own TTL is recomputed from its own fields (the
+    /// absolute deadline it was written with, its window, or no TTL at all:
+    /// `PERSIST`) and applied the same way, until the fields match or a few
+    /// rounds pass. So an overwrite keeps its own expiry (contract rules 3
+    /// and 10) in this mode too; see docs/backends/redis.md.
+    async fn guarded_expire(
+        &self,
+        op: &'static str,
+        key: RedisKey<'_>,
+        mut read: (Option<Vec<u8>>, Option<Vec<u8>>),
+        mut expiry: StoredExpiry,
+        now: Ticks,
+    ) -> Result<()> {
+        for _ in 0..GUARD_ROUNDS {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            match expiry.ttl_millis(now) {
+                // Never 0: PEXPIRE 0 deletes (the entry is dead anyway).
+                Some(ms) => pipe.cmd("PEXPIRE").arg(key).arg(ms.max(1)).ignore(),
+                None => pipe.cmd("PERSIST").arg(key).ignore(),
+            };
+            pipe.cmd("HMGET").arg(key).arg(ABSEXP).arg(SLDEXP);
+            let (fields,): (Vec<Value>,) = self
+                .run(op, |mut c| {
+                    let pipe = &pipe;
+                    async move { pipe.query_async(&mut c).await }
+                })
+                .await?;
+            let mut fields = fields.into_iter();
+            let now_fields = (bulk(fields.next())?, bulk(fields.next())?);
+            if now_fields == read {
+                return Ok(());
+            }
+            match StoredExpiry::parse(now_fields.0.as_deref(), now_fields.1.as_deref()) {
+                Ok(next) => {
+                    expiry = next;
+                    read = now_fields;
+                }
+                // Removed, or replaced by something that is not an entry:
+                // nothing of ours to correct.
+                Err(_) => return Ok(()),
+            }
+        }
+        Ok(())
     }
 }
 
 impl RedisCache {
     /// A get by plain `HMGET` (see [`RedisCache::get`]'s read strategy).
     async fn get_plain(&self, key: RedisKey<'_>) -> Result<Option<Bytes>> {
-        let now = now_ticks();
+        let now = self.now();
         let mut hmget = redis::cmd("HMGET");
         hmget.arg(key).arg(ABSEXP).arg(SLDEXP).arg(DATA);
         let reply: Value = self
@@ -531,7 +511,7 @@ enum ScriptError {
 fn is_scripting_refusal(e: &Error) -> bool {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<RedisError>())
-        .is_some_and(errors::is_scripting_disabled)
+        .is_some_and(error::is_scripting_disabled)
 }
 
 #[async_trait]
@@ -571,13 +551,13 @@ impl DistributedCache for RedisCache {
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
         let key = self.redis_key(key)?;
         self.inner.capabilities.validate_value(value.len())?;
-        let now = SystemTime::now();
+        let now = self.inner.clock.now();
         let expiry = options.resolve(now)?;
         let (absexp, sldexp) = format::encode_expiry(&expiry);
         let ttl = format::ttl_millis(
-            format::instant_to_ticks(now),
-            expiry.absolute.map(format::instant_to_ticks),
-            expiry.sliding.map(format::duration_to_ticks),
+            Ticks::from_instant(now),
+            expiry.absolute.map(Ticks::from_instant),
+            expiry.sliding.map(Ticks::from_duration),
         );
         // One atomic round trip: DEL drops any old fields and TTL, so the
         // new hash has exactly .NET's three fields and only the new expiry
@@ -628,7 +608,7 @@ impl DistributedCache for RedisCache {
         pipe.cmd("HEXISTS").arg(key).arg(DATA);
         pipe.cmd("HSTRLEN").arg(key).arg(DATA);
         pipe.cmd("PTTL").arg(key);
-        let now = SystemTime::now();
+        let now = self.inner.clock.now();
         let replies: Vec<Value> = self
             .run("inspect", |mut c| {
                 let pipe = &pipe;
@@ -641,7 +621,7 @@ impl DistributedCache for RedisCache {
         let mut values = array(fields)?;
         values.push(exists);
         let raw = Raw::from_values(values)?;
-        let Some(expiry) = raw.validate(format::instant_to_ticks(now))? else {
+        let Some(expiry) = raw.validate(Ticks::from_instant(now))? else {
             return Ok(None);
         };
         let size = match size {
@@ -649,9 +629,12 @@ impl DistributedCache for RedisCache {
             _ => 0,
         };
         let expires_at = match pttl {
-            Value::Int(ms) if ms >= 0 => {
-                Some(now + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-            }
+            // A TTL may reach past year 9999 (a window of
+            // `TimeSpan.MaxValue`): the instant stops there.
+            Value::Int(ms) if ms >= 0 => Some(dotnet::instant_after(
+                now,
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+            )),
             // -2: the key vanished between the reads.
             Value::Int(-2) => return Ok(None),
             _ => None,
@@ -662,6 +645,16 @@ impl DistributedCache for RedisCache {
             expiry.sliding(),
             expires_at,
         )))
+    }
+
+    /// Connects if need be and sends `PING` (one round trip).
+    async fn ping(&self) -> Result<()> {
+        let ping = redis::cmd("PING");
+        self.run("ping", |mut c| {
+            let ping = &ping;
+            async move { ping.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 
     fn capabilities(&self) -> Capabilities {

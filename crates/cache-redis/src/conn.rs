@@ -1,5 +1,6 @@
-//! Connections: a bb8 pool of multiplexed connections for one server, or one
-//! cluster connection.
+//! Connections: [`Connector`] holds a bb8 pool of multiplexed connections
+//! for one server, or one cluster connection, both made lazily: building a
+//! cache does no I/O, the first operation (or `ping`) connects.
 //!
 //! A multiplexed connection pipelines every command sent through any of its
 //! clones, so an operation checks a connection out only long enough to clone
@@ -17,22 +18,267 @@
 //! refused connect is not retried inside bb8 until the connect timeout
 //! runs out; and since bb8 lets a waiting checkout find out about a failed
 //! connect only when its own timeout expires, an operation that has to
-//! wait for a new connection also listens to [`ConnectFailures`] and fails
-//! with the first one ([`FailureSink`] says why bb8's error sink carries
-//! them). The next operation asks bb8 again, which starts a
+//! wait for a new connection also listens to the pool's announced connect
+//! failures and fails with the first one (the shared
+//! [`ConnectFailures`] of `cache_abstractions::support::connect`). The next
+//! operation asks bb8 again, which starts a
 //! new connect: that is how the same cache recovers when the server is
 //! back. All of this is off the hot path: an operation that finds its lane
 //! filled never touches the pool.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use cache_abstractions::support::connect::{Checkout, ConnectFailures};
+use cache_abstractions::{Error, ErrorKind, Result};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
-use tokio::sync::watch;
+#[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
+use redis::TlsCertificates;
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
+    Value,
+};
+use tokio::sync::OnceCell;
+
+use crate::config::Config;
+use crate::error;
+use crate::url::Target;
+
+/// Where an operation gets its connection; made without I/O.
+pub(crate) struct Connector {
+    kind: Kind,
+    pool_size: u32,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+}
+
+enum Kind {
+    /// One server: a bb8 pool of multiplexed connections, made on first use
+    /// (bb8 spawns its upkeep task on the runtime that makes it).
+    Pool {
+        client: Client,
+        config: AsyncConnectionConfig,
+        pool: OnceLock<bb8::Pool<Manager>>,
+        lanes: Lanes,
+        /// Failed connects, to fail an operation waiting for one at once.
+        failures: ConnectFailures<RedisError>,
+    },
+    /// A cluster: one connection that routes by slot and reconnects itself,
+    /// made by the first operation that needs it (a failed attempt leaves
+    /// it unmade, so the next operation tries again).
+    Cluster {
+        client: ClusterClient,
+        conn: OnceCell<ClusterConnection>,
+    },
+}
+
+impl Connector {
+    /// Checks the settings the driver checks, without connecting.
+    pub(crate) fn new(config: &Config) -> Result<Connector> {
+        let kind = match &config.target {
+            Target::Standalone(url) => standalone(config, url)?,
+            Target::Cluster(nodes) => cluster(config, nodes)?,
+        };
+        Ok(Connector {
+            kind,
+            pool_size: config.pool_size,
+            connect_timeout: config.connect_timeout,
+            command_timeout: config.command_timeout,
+        })
+    }
+
+    /// The longest wait for a command's reply.
+    pub(crate) fn command_timeout(&self) -> Duration {
+        self.command_timeout
+    }
+
+    /// A connection for one operation, and for a pooled one the lease
+    /// that lets the operation flag it as broken.
+    pub(crate) async fn acquire(&self, op: &'static str) -> Result<(Conn, Option<Lease>)> {
+        let (client, config, pool, lanes, failures) = match &self.kind {
+            Kind::Cluster { client, conn } => {
+                let budget = self.connect_timeout.saturating_add(self.command_timeout);
+                let conn = conn
+                    .get_or_try_init(|| async {
+                        tokio::time::timeout(budget, client.get_async_connection())
+                            .await
+                            .map_err(|_| error::timed_out(op, budget))?
+                            .map_err(|e| error::from_connect(op, e))
+                    })
+                    .await?;
+                return Ok((Conn::Cluster(conn.clone()), None));
+            }
+            Kind::Pool {
+                client,
+                config,
+                pool,
+                lanes,
+                failures,
+            } => (client, config, pool, lanes, failures),
+        };
+        let lane = lanes.pick();
+        if let Some((conn, lease)) = lanes.get(lane) {
+            return Ok((conn, Some(lease)));
+        }
+        // Off the hot path from here (a lane refills about once a second).
+        let pool = pool.get_or_init(|| {
+            bb8::Pool::builder()
+                .max_size(self.pool_size)
+                .min_idle(Some(1))
+                // A refused connect fails the operation waiting for it at
+                // once instead of being retried until the connect timeout;
+                // the next operation tries again.
+                .retry_connection(false)
+                .error_sink(failures.sink())
+                // A health check per checkout would double the round trips;
+                // broken connections are flagged by the operations instead.
+                .test_on_check_out(false)
+                .connection_timeout(self.connect_timeout)
+                .build_unchecked(Manager::new(client.clone(), config.clone()))
+        });
+        // Skip connections an operation saw break: dropping their guard
+        // makes bb8 discard them and connect anew.
+        for _ in 0..=self.pool_size {
+            let guard = failures.checkout(pool).await.map_err(|e| match e {
+                Checkout::Failed(e) => error::from_connect(op, e),
+                Checkout::TimedOut { last_failure } => {
+                    error::pool_timeout(op, self.connect_timeout, last_failure)
+                }
+            })?;
+            if let Some((conn, lease)) = lanes.put(lane, &guard) {
+                return Ok((conn, Some(lease)));
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Connection,
+            format!("redis {op}: no healthy connection in the pool"),
+        ))
+    }
+
+    /// Flags a leased connection as broken.
+    pub(crate) fn mark_broken(&self, lease: Lease) {
+        if let Kind::Pool { lanes, .. } = &self.kind {
+            lanes.mark_broken(lease);
+        }
+    }
+}
+
+fn standalone(config: &Config, url: &str) -> Result<Kind> {
+    // The driver's parse error may quote the URL, and so a password:
+    // report the failure without it.
+    let mut info = url
+        .into_connection_info()
+        .map_err(|_| Error::config("invalid redis URL (the URL is not repeated here)"))?;
+    let mut settings = info.redis_settings().clone();
+    if let Some(user) = &config.username {
+        settings = settings.set_username(user);
+    }
+    if let Some(password) = &config.password {
+        settings = settings.set_password(password);
+    }
+    info = info.set_redis_settings(settings);
+    if url.to_ascii_lowercase().starts_with("rediss") {
+        install_crypto_provider();
+    }
+    let client = match &config.tls_root_cert {
+        #[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
+        Some(pem) => Client::build_with_tls(
+            info,
+            TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        ),
+        #[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+        Some(_) => return Err(no_tls()),
+        None => Client::open(info),
+    }
+    .map_err(|e| Error::config(format!("invalid redis settings ({})", e.category())))?;
+    let driver = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.command_timeout));
+    Ok(Kind::Pool {
+        client,
+        config: driver,
+        pool: OnceLock::new(),
+        lanes: Lanes::new(config.pool_size as usize),
+        failures: ConnectFailures::new(),
+    })
+}
+
+/// redis-rs takes a custom root certificate for a cluster only with rustls.
+#[cfg(feature = "tls-rustls")]
+fn cluster_root_certificate(
+    builder: ClusterClientBuilder,
+    pem: &[u8],
+) -> Result<ClusterClientBuilder> {
+    Ok(builder.certs(TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }))
+}
+
+#[cfg(not(feature = "tls-rustls"))]
+fn cluster_root_certificate(_: ClusterClientBuilder, _: &[u8]) -> Result<ClusterClientBuilder> {
+    Err(Error::config(
+        "tls_root_certificate for a cluster needs the tls-rustls feature (the default); \
+         with native-tls, add the CA to the system trust store",
+    ))
+}
+
+#[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+fn no_tls() -> Error {
+    Error::config("tls_root_certificate needs a TLS feature of cache-redis (tls-rustls, the default, or tls-native-tls)")
+}
+
+/// With rustls, makes sure a process-wide crypto provider exists: ring,
+/// unless the application installed one (then that one is used). rustls
+/// cannot pick one by itself when its dependency graph enables two.
+///
+/// ring rather than rustls's default aws-lc-rs: it builds in seconds with
+/// only a C compiler. rustls 0.23.48 deprecates it for lacking
+/// post-quantum key exchange; an app that wants that installs aws-lc-rs's
+/// provider before its first TLS connection, and this one is never made.
+#[allow(deprecated)]
+fn install_crypto_provider() {
+    #[cfg(feature = "tls-rustls")]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: one is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+fn cluster(config: &Config, nodes: &[String]) -> Result<Kind> {
+    let mut builder = ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(config.connect_timeout)
+        .response_timeout(config.command_timeout)
+        .retries(3);
+    if let Some(user) = &config.username {
+        builder = builder.username(user);
+    }
+    if let Some(password) = &config.password {
+        builder = builder.password(password);
+    }
+    if nodes
+        .iter()
+        .any(|n| n.to_ascii_lowercase().starts_with("rediss"))
+    {
+        install_crypto_provider();
+    }
+    if let Some(pem) = &config.tls_root_cert {
+        builder = cluster_root_certificate(builder, pem)?;
+    }
+    let client = builder
+        .build()
+        .map_err(|e| Error::config(format!("invalid redis cluster settings ({})", e.category())))?;
+    Ok(Kind::Cluster {
+        client,
+        conn: OnceCell::new(),
+    })
+}
 
 /// A pooled multiplexed connection and whether an operation saw it break.
 ///
@@ -54,70 +300,6 @@ pub(crate) struct Manager {
 impl Manager {
     pub(crate) fn new(client: Client, config: AsyncConnectionConfig) -> Manager {
         Manager { client, config }
-    }
-}
-
-/// Where failed connect attempts are announced (the last one stays, so a
-/// pool timeout can say why).
-pub(crate) type FailureSource = Arc<watch::Sender<Option<RedisError>>>;
-
-/// bb8's error sink: announces each connect attempt that bb8 gave up on.
-///
-/// bb8 calls it after it has released the attempt's place in the pool, so
-/// an operation that hears of the failure and stops waiting leaves no
-/// pending attempt behind: the next operation's checkout starts a new one.
-/// (Announcing from [`Manager`]'s `connect` instead would race with that
-/// release, and a checkout in between would wait, without any attempt
-/// under way, for bb8's timeout.)
-#[derive(Clone)]
-pub(crate) struct FailureSink(FailureSource);
-
-impl FailureSink {
-    pub(crate) fn new() -> FailureSink {
-        FailureSink(Arc::new(watch::Sender::new(None)))
-    }
-
-    pub(crate) fn source(&self) -> FailureSource {
-        Arc::clone(&self.0)
-    }
-}
-
-impl fmt::Debug for FailureSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FailureSink")
-    }
-}
-
-impl bb8::ErrorSink<RedisError> for FailureSink {
-    fn sink(&self, error: RedisError) {
-        self.0.send_replace(Some(error));
-    }
-
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<RedisError>> {
-        Box::new(self.clone())
-    }
-}
-
-/// A subscription to failed connect attempts, made before asking the pool
-/// for a connection so that a connect bb8 starts for it is seen.
-pub(crate) struct ConnectFailures(watch::Receiver<Option<RedisError>>);
-
-impl ConnectFailures {
-    pub(crate) fn subscribe(source: &FailureSource) -> ConnectFailures {
-        ConnectFailures(source.subscribe())
-    }
-
-    /// The next connect failure after the subscription was made.
-    pub(crate) async fn next(&mut self) -> RedisError {
-        loop {
-            if self.0.changed().await.is_err() {
-                // The pool is gone; the pool's own future decides.
-                return std::future::pending().await;
-            }
-            if let Some(e) = self.0.borrow_and_update().clone() {
-                return e;
-            }
-        }
     }
 }
 

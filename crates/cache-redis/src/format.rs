@@ -5,8 +5,9 @@
 //! anything malformed is a [`CorruptEntry`](cache_abstractions::ErrorKind)
 //! error, never a panic or a guessed value.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use cache_abstractions::support::dotnet::Ticks;
 use cache_abstractions::{Error, Expiry, Result};
 
 /// Hash field of the absolute expiration instant.
@@ -16,72 +17,25 @@ pub(crate) const SLDEXP: &str = "sldexp";
 /// Hash field of the value.
 pub(crate) const DATA: &str = "data";
 
-/// .NET ticks (100 ns) at 1970-01-01T00:00:00Z.
-pub(crate) const TICKS_AT_UNIX_EPOCH: i64 = 621_355_968_000_000_000;
-/// `DateTime.MaxValue.Ticks`: 9999-12-31T23:59:59.9999999.
-pub(crate) const MAX_TICKS: i64 = 3_155_378_975_999_999_999;
-const NANOS_PER_TICK: i128 = 100;
-const TICKS_PER_MILLI: i64 = 10_000;
 /// What .NET writes for "not set".
 const NONE: &[u8] = b"-1";
-
-/// An instant as .NET ticks (UTC). Instants before the Unix epoch count
-/// backwards; the result is clamped to .NET's range.
-pub(crate) fn instant_to_ticks(t: SystemTime) -> i64 {
-    let nanos: i128 = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(e) => -(e.duration().as_nanos() as i128),
-    };
-    let ticks = nanos.div_euclid(NANOS_PER_TICK) + TICKS_AT_UNIX_EPOCH as i128;
-    ticks.clamp(0, MAX_TICKS as i128) as i64
-}
-
-/// .NET ticks as an instant (only called with validated, positive ticks).
-pub(crate) fn ticks_to_instant(ticks: i64) -> SystemTime {
-    let since_epoch = i128::from(ticks) - i128::from(TICKS_AT_UNIX_EPOCH);
-    let nanos = since_epoch * NANOS_PER_TICK;
-    let abs = nanos.unsigned_abs();
-    // Validated ticks are below 3.2e18, so the seconds fit in u64.
-    let magnitude = Duration::new(
-        u64::try_from(abs / 1_000_000_000).unwrap_or(u64::MAX),
-        (abs % 1_000_000_000) as u32,
-    );
-    if nanos >= 0 {
-        UNIX_EPOCH + magnitude
-    } else {
-        UNIX_EPOCH - magnitude
-    }
-}
-
-/// A duration as ticks, rounded up so that no window shrinks (saturating).
-pub(crate) fn duration_to_ticks(d: Duration) -> i64 {
-    let ticks = d.as_nanos().div_ceil(NANOS_PER_TICK as u128);
-    i64::try_from(ticks).unwrap_or(i64::MAX)
-}
-
-/// Ticks as a duration (only called with validated, positive ticks).
-pub(crate) fn ticks_to_duration(ticks: i64) -> Duration {
-    let ticks = u64::try_from(ticks).unwrap_or(0);
-    Duration::from_secs(ticks / 10_000_000) + Duration::from_nanos((ticks % 10_000_000) * 100)
-}
+/// The largest `sldexp`: `TimeSpan.MaxValue.Ticks` (`i64::MAX`), as text.
+pub(crate) const MAX_SLDEXP: &str = "9223372036854775807";
+/// The largest `absexp`: `DateTime.MaxValue.Ticks`, as text.
+pub(crate) const MAX_ABSEXP: &str = "3155378975999999999";
 
 /// The Redis TTL, in whole milliseconds rounded up (never 0), of an entry
-/// written or last read at `now_ticks`: `min(absexp - now, sliding)`.
+/// written or last read at `now`: `min(absexp - now, sliding)`.
 /// `None` when the entry never expires, `Some(0)` when it is already dead.
-pub(crate) fn ttl_millis(now_ticks: i64, absexp: Option<i64>, sldexp: Option<i64>) -> Option<u64> {
-    let left = absexp.map(|a| a.saturating_sub(now_ticks));
+pub(crate) fn ttl_millis(now: Ticks, absexp: Option<Ticks>, sldexp: Option<Ticks>) -> Option<u64> {
+    let left = absexp.map(|a| a.saturating_sub(now));
     let ticks = match (left, sldexp) {
         (Some(a), Some(s)) => a.min(s),
         (Some(a), None) => a,
         (None, Some(s)) => s,
         (None, None) => return None,
     };
-    if ticks <= 0 {
-        return Some(0);
-    }
-    // ceil(ticks / 10_000) without overflow.
-    let ms = ticks / TICKS_PER_MILLI + i64::from(ticks % TICKS_PER_MILLI != 0);
-    Some(u64::try_from(ms).unwrap_or(u64::MAX))
+    Some(ticks.to_millis_ceil())
 }
 
 /// The `absexp` and `sldexp` field values for an expiry, as .NET writes
@@ -89,10 +43,10 @@ pub(crate) fn ttl_millis(now_ticks: i64, absexp: Option<i64>, sldexp: Option<i64
 pub(crate) fn encode_expiry(expiry: &Expiry) -> (String, String) {
     let abs = expiry
         .absolute
-        .map_or_else(|| "-1".to_string(), |a| instant_to_ticks(a).to_string());
+        .map_or_else(|| "-1".to_string(), |a| Ticks::from_instant(a).to_string());
     let sld = expiry
         .sliding
-        .map_or_else(|| "-1".to_string(), |s| duration_to_ticks(s).to_string());
+        .map_or_else(|| "-1".to_string(), |s| Ticks::from_duration(s).to_string());
     (abs, sld)
 }
 
@@ -100,63 +54,64 @@ pub(crate) fn encode_expiry(expiry: &Expiry) -> (String, String) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StoredExpiry {
     /// Absolute expiration instant, if any.
-    pub(crate) absexp: Option<i64>,
-    /// Sliding window, if any.
-    pub(crate) sldexp: Option<i64>,
+    pub(crate) absexp: Option<Ticks>,
+    /// Sliding window, if any (up to `TimeSpan.MaxValue`).
+    pub(crate) sldexp: Option<Ticks>,
 }
 
 impl StoredExpiry {
     /// Parses the two fields; `None` for either field is a hash without it.
     pub(crate) fn parse(absexp: Option<&[u8]>, sldexp: Option<&[u8]>) -> Result<StoredExpiry> {
-        let absexp = parse_ticks(ABSEXP, absexp)?;
-        if absexp.is_some_and(|a| a > MAX_TICKS) {
-            return Err(Error::corrupt(
-                "field absexp lies beyond the year 9999 (.NET's DateTime range)",
-            ));
-        }
-        let sldexp = parse_ticks(SLDEXP, sldexp)?;
+        let absexp = parse_ticks(ABSEXP, absexp, MAX_ABSEXP)?;
+        let sldexp = parse_ticks(SLDEXP, sldexp, MAX_SLDEXP)?;
         Ok(StoredExpiry { absexp, sldexp })
     }
 
     /// Whether the hard deadline has passed at `now_ticks`.
-    pub(crate) fn is_expired(&self, now_ticks: i64) -> bool {
-        self.absexp.is_some_and(|a| a <= now_ticks)
+    pub(crate) fn is_expired(&self, now: Ticks) -> bool {
+        self.absexp.is_some_and(|a| a <= now)
     }
 
-    /// The TTL a read at `now_ticks` sets: only sliding entries slide.
-    pub(crate) fn slide_millis(&self, now_ticks: i64) -> Option<u64> {
-        self.sldexp?;
-        ttl_millis(now_ticks, self.absexp, self.sldexp)
+    /// The TTL the entry should have at `now` (`None`: no TTL at all).
+    pub(crate) fn ttl_millis(&self, now: Ticks) -> Option<u64> {
+        ttl_millis(now, self.absexp, self.sldexp)
     }
 
-    /// The absolute expiration as an instant.
+    /// The absolute expiration as an instant (at most year 9999).
     pub(crate) fn absolute(&self) -> Option<SystemTime> {
-        self.absexp.map(ticks_to_instant)
+        self.absexp.map(Ticks::to_instant)
     }
 
     /// The sliding window as a duration.
     pub(crate) fn sliding(&self) -> Option<Duration> {
-        self.sldexp.map(ticks_to_duration)
+        self.sldexp.map(Ticks::to_duration)
     }
 }
 
-/// `-1` is "none"; otherwise a positive decimal integer without sign or
-/// spaces (what .NET's `long.ToString()` writes for these fields).
-fn parse_ticks(field: &'static str, raw: Option<&[u8]>) -> Result<Option<i64>> {
+/// `-1` is "none"; otherwise a positive decimal integer, at most `max`,
+/// without sign, spaces or leading zeros: exactly what .NET's
+/// `long.ToString()` writes for these fields. The server script
+/// (`scripts.rs`) applies the very same test before it moves a TTL.
+fn parse_ticks(field: &'static str, raw: Option<&[u8]>, max: &str) -> Result<Option<Ticks>> {
     let Some(raw) = raw else {
         return Err(Error::corrupt(format!("the hash has no {field} field")));
     };
     if raw == NONE {
         return Ok(None);
     }
-    let digits_only = !raw.is_empty() && raw.iter().all(u8::is_ascii_digit);
+    let well_formed = matches!(raw.first(), Some(b'1'..=b'9'))
+        && raw.iter().all(u8::is_ascii_digit)
+        && (raw.len() < max.len() || (raw.len() == max.len() && raw <= max.as_bytes()));
     let value = std::str::from_utf8(raw)
         .ok()
-        .filter(|_| digits_only)
+        .filter(|_| well_formed)
         .and_then(|s| s.parse::<i64>().ok());
     match value {
-        Some(v) if v > 0 => Ok(Some(v)),
-        _ => Err(Error::corrupt(format!(
+        Some(v) => Ok(Some(Ticks::new(v))),
+        None if field == ABSEXP => Err(Error::corrupt(
+            "field absexp is not -1 or .NET ticks of an instant up to the year 9999",
+        )),
+        None => Err(Error::corrupt(format!(
             "field {field} is not -1 or a positive number of .NET ticks"
         ))),
     }
@@ -167,33 +122,21 @@ mod tests {
     use super::*;
     use cache_abstractions::ErrorKind;
 
-    #[test]
-    fn epoch_and_known_instants_match_dotnet() {
-        assert_eq!(instant_to_ticks(UNIX_EPOCH), TICKS_AT_UNIX_EPOCH);
-        // 2024-01-01T00:00:00Z is 638_396_640_000_000_000 ticks in .NET.
-        let t = UNIX_EPOCH + Duration::from_secs(1_704_067_200);
-        assert_eq!(instant_to_ticks(t), 638_396_640_000_000_000);
-        assert_eq!(ticks_to_instant(638_396_640_000_000_000), t);
-        // 9999-12-31T23:59:59Z (the contract's maximum) stays in range.
-        let max = cache_abstractions::max_absolute_expiration();
-        assert_eq!(instant_to_ticks(max), MAX_TICKS - 9_999_999);
-    }
-
-    #[test]
-    fn durations_round_trip_and_round_up() {
-        assert_eq!(duration_to_ticks(Duration::from_secs(1)), 10_000_000);
-        assert_eq!(duration_to_ticks(Duration::from_nanos(1)), 1);
-        assert_eq!(ticks_to_duration(10_000_001), Duration::new(1, 100));
+    fn t(v: i64) -> Ticks {
+        Ticks::new(v)
     }
 
     #[test]
     fn ttl_is_the_earlier_deadline_rounded_up_never_zero() {
-        let now = 1_000_000_000;
+        let now = t(1_000_000_000);
         assert_eq!(ttl_millis(now, None, None), None);
-        assert_eq!(ttl_millis(now, None, Some(1)), Some(1));
-        assert_eq!(ttl_millis(now, Some(now + 20_000), Some(50_000)), Some(2));
-        assert_eq!(ttl_millis(now, Some(now + 20_001), None), Some(3));
-        assert_eq!(ttl_millis(now, Some(now), Some(10)), Some(0));
+        assert_eq!(ttl_millis(now, None, Some(t(1))), Some(1));
+        assert_eq!(
+            ttl_millis(now, Some(t(now.get() + 20_000)), Some(t(50_000))),
+            Some(2)
+        );
+        assert_eq!(ttl_millis(now, Some(t(now.get() + 20_001)), None), Some(3));
+        assert_eq!(ttl_millis(now, Some(now), Some(t(10))), Some(0));
     }
 
     #[test]
@@ -206,22 +149,40 @@ mod tests {
             b"abc",
             b"-2",
             b"0",
+            b"007",
             b" 12",
             b"+12",
             b"1.5",
+            b"9223372036854775808",
+            b"9999999999999999999",
             b"99999999999999999999",
         ] {
+            let err = StoredExpiry::parse(Some(b"-1"), Some(bad)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::CorruptEntry, "{bad:?}");
             let err = StoredExpiry::parse(Some(bad), Some(b"-1")).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::CorruptEntry, "{bad:?}");
         }
-        let beyond = (MAX_TICKS + 1).to_string();
+        let beyond = (Ticks::MAX_DATETIME.get() + 1).to_string();
         assert!(StoredExpiry::parse(Some(beyond.as_bytes()), Some(b"-1")).is_err());
+        assert!(StoredExpiry::parse(Some(MAX_ABSEXP.as_bytes()), Some(b"-1")).is_ok());
         assert!(StoredExpiry::parse(None, Some(b"-1")).is_err());
     }
 
     #[test]
+    fn timespan_max_value_decodes_and_saturates() {
+        // What .NET writes for `SlidingExpiration = TimeSpan.MaxValue`.
+        let e = StoredExpiry::parse(Some(b"-1"), Some(MAX_SLDEXP.as_bytes())).unwrap();
+        assert_eq!(e.sldexp, Some(Ticks::MAX));
+        assert_eq!(e.sliding(), Some(Ticks::MAX.to_duration()));
+        let now = Ticks::from_instant(SystemTime::now());
+        assert_eq!(e.ttl_millis(now), Some(922_337_203_685_478));
+        let at_max = StoredExpiry::parse(Some(MAX_ABSEXP.as_bytes()), Some(b"-1")).unwrap();
+        assert_eq!(at_max.absolute(), Some(Ticks::MAX_DATETIME.to_instant()));
+    }
+
+    #[test]
     fn expiry_encodes_as_dotnet_ticks() {
-        let at = UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
         let e = Expiry::new(Some(at), Some(Duration::from_secs(60)));
         assert_eq!(
             encode_expiry(&e),

@@ -6,12 +6,13 @@
 
 use std::time::{Duration, SystemTime};
 
+use cache_abstractions::support::dotnet::Ticks;
 use cache_abstractions::{EntryOptions, Result};
 use redis::Value;
 
 use crate::cache::{array, Raw};
-use crate::config::Target;
 use crate::format::{self, StoredExpiry};
+use crate::url::Target;
 
 /// An entry's expiry as the decoder read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,16 +21,16 @@ pub struct DecodedExpiry {
     pub absolute: Option<SystemTime>,
     /// The sliding window, if any.
     pub sliding: Option<Duration>,
-    /// The TTL a read at the decode's `now` gives the key (sliding entries
-    /// only), in milliseconds.
-    pub slide_millis: Option<u64>,
+    /// The TTL the key should have at the decode's `now`, in milliseconds
+    /// (`None`: no TTL).
+    pub ttl_millis: Option<u64>,
 }
 
-fn decoded(expiry: StoredExpiry, now_ticks: i64) -> DecodedExpiry {
+fn decoded(expiry: StoredExpiry, now: Ticks) -> DecodedExpiry {
     DecodedExpiry {
         absolute: expiry.absolute(),
         sliding: expiry.sliding(),
-        slide_millis: expiry.slide_millis(now_ticks),
+        ttl_millis: expiry.ttl_millis(now),
     }
 }
 
@@ -48,7 +49,7 @@ pub fn decode_hash(
         data: data.map(<[u8]>::to_vec),
         has_data: data.is_some(),
     };
-    let now = format::instant_to_ticks(now);
+    let now = Ticks::from_instant(now);
     Ok(raw.validate(now)?.map(|e| decoded(e, now)))
 }
 
@@ -57,7 +58,7 @@ pub fn decode_hash(
 /// itself cannot parse the bytes (its parser is not ours to fuzz).
 pub fn decode_reply(resp: &[u8], now: SystemTime) -> Option<Result<Option<DecodedExpiry>>> {
     let value: Value = redis::parse_redis_value(resp).ok()?;
-    let now = format::instant_to_ticks(now);
+    let now = Ticks::from_instant(now);
     Some(
         array(value)
             .and_then(Raw::from_values)
@@ -75,9 +76,9 @@ pub fn encode_options(
     let expiry = options.resolve(now)?;
     let (absexp, sldexp) = format::encode_expiry(&expiry);
     let ttl = format::ttl_millis(
-        format::instant_to_ticks(now),
-        expiry.absolute.map(format::instant_to_ticks),
-        expiry.sliding.map(format::duration_to_ticks),
+        Ticks::from_instant(now),
+        expiry.absolute.map(Ticks::from_instant),
+        expiry.sliding.map(Ticks::from_duration),
     );
     Ok((absexp, sldexp, ttl))
 }
@@ -85,31 +86,6 @@ pub fn encode_options(
 /// Parses a Redis URL as the builder does (no I/O).
 pub fn parse_url(url: &str) -> Result<()> {
     Target::parse(url).map(drop)
-}
-
-/// The URL with its password hidden, as errors and `Debug` show it.
-pub fn redact_url(url: &str) -> String {
-    crate::config::redact(url)
-}
-
-/// An instant as .NET ticks, clamped to .NET's range.
-pub fn instant_to_ticks(t: SystemTime) -> i64 {
-    format::instant_to_ticks(t)
-}
-
-/// .NET ticks as an instant (for ticks the decoder accepted).
-pub fn ticks_to_instant(ticks: i64) -> SystemTime {
-    format::ticks_to_instant(ticks)
-}
-
-/// A duration as ticks, rounded up, saturating.
-pub fn duration_to_ticks(d: Duration) -> i64 {
-    format::duration_to_ticks(d)
-}
-
-/// Ticks as a duration (for ticks the decoder accepted).
-pub fn ticks_to_duration(ticks: i64) -> Duration {
-    format::ticks_to_duration(ticks)
 }
 
 /// The invariants the fuzz targets and property tests check. Each function
@@ -120,11 +96,10 @@ pub mod check {
 
     use cache_abstractions::{max_absolute_expiration, EntryOptions, ErrorKind, Result};
 
-    use super::{
-        decode_hash, decode_reply, duration_to_ticks, encode_options, instant_to_ticks, parse_url,
-        redact_url, ticks_to_duration, ticks_to_instant, DecodedExpiry,
-    };
-    use crate::format::MAX_TICKS;
+    use cache_abstractions::support::dotnet::{instant_after, Ticks};
+
+    use super::{decode_hash, decode_reply, encode_options, parse_url, DecodedExpiry};
+    use crate::redact as redact_url;
 
     /// The last instant .NET's `DateTime` holds.
     fn max_instant() -> SystemTime {
@@ -191,12 +166,12 @@ pub mod check {
             );
         }
         assert_eq!(
-            d.slide_millis.is_some(),
-            d.sliding.is_some(),
-            "{what}: only sliding entries slide"
+            d.ttl_millis.is_some(),
+            d.absolute.is_some() || d.sliding.is_some(),
+            "{what}: a TTL exactly when the entry expires"
         );
-        if let Some(ms) = d.slide_millis {
-            assert!(ms > 0, "{what}: a read of a live entry must not set TTL 0");
+        if let Some(ms) = d.ttl_millis {
+            assert!(ms > 0, "{what}: a live entry must not get TTL 0");
         }
     }
 
@@ -343,29 +318,50 @@ pub mod check {
         }
     }
 
-    /// The tick conversions: clamped to .NET's range, exact for 100 ns
-    /// multiples, rounded up (never shortened) for durations.
+    /// The shared .NET tick conversions: clamped to .NET's range, exact
+    /// for 100 ns multiples, durations rounded up (never shortened), and
+    /// instants computed from any window stay formattable.
     pub fn ticks(t: SystemTime, d: Duration, ticks: i64) {
-        let tk = instant_to_ticks(t);
-        assert!((0..=MAX_TICKS).contains(&tk), "ticks {tk} out of range");
+        let tk = Ticks::from_instant(t);
+        assert!(
+            (Ticks::ZERO..=Ticks::MAX_DATETIME).contains(&tk),
+            "ticks {tk} out of range"
+        );
         let year1 = UNIX_EPOCH - Duration::from_secs(62_135_596_800);
-        if t >= year1 && t <= max_instant() {
-            assert_eq!(ticks_to_instant(tk), floor_to_tick(t), "instant round trip");
+        let in_range = t >= year1 && t <= max_instant();
+        assert_eq!(
+            Ticks::try_from_instant(t).is_some(),
+            in_range,
+            "try_from_instant({t:?})"
+        );
+        if in_range {
+            assert_eq!(tk.to_instant(), floor_to_tick(t), "instant round trip");
         }
-        let dt = duration_to_ticks(d);
-        assert!(dt >= 0);
-        if dt < i64::MAX {
-            assert_eq!(
-                ticks_to_duration(dt),
-                ceil_to_tick(d),
-                "duration round trip"
-            );
+        let dt = Ticks::from_duration(d);
+        assert!(dt >= Ticks::ZERO);
+        if dt < Ticks::MAX {
+            assert_eq!(dt.to_duration(), ceil_to_tick(d), "duration round trip");
         }
-        if (1..=MAX_TICKS).contains(&ticks) {
-            assert_eq!(instant_to_ticks(ticks_to_instant(ticks)), ticks);
+        assert!(
+            Duration::from_millis(dt.to_millis_ceil()) >= dt.to_duration(),
+            "milliseconds round up"
+        );
+        let any = Ticks::new(ticks);
+        let at = any.to_instant();
+        assert!(
+            at >= year1 && at <= max_instant(),
+            "to_instant({ticks}) = {at:?}"
+        );
+        if (Ticks::ZERO..=Ticks::MAX_DATETIME).contains(&any) {
+            assert_eq!(Ticks::from_instant(at), any);
         }
         if ticks > 0 {
-            assert_eq!(duration_to_ticks(ticks_to_duration(ticks)), ticks);
+            assert_eq!(Ticks::from_duration(any.to_duration()), any);
         }
+        let later = instant_after(t, d);
+        assert!(
+            later <= max_instant().max(t),
+            "instant_after({t:?}, {d:?}) = {later:?}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! Cluster, and recovers from server restarts on its own.
 //!
 //! ```no_run
-//! use cache_abstractions::{DistributedCacheExt, EntryOptions};
+//! use cache_abstractions::{DistributedCache, DistributedCacheExt, EntryOptions};
 //! use cache_redis::RedisCache;
 //! use std::time::Duration;
 //!
@@ -12,8 +12,8 @@
 //! let cache = RedisCache::builder()
 //!     .url("redis://127.0.0.1:6379/")
 //!     .instance_name("shop:") // same as the .NET app's InstanceName
-//!     .build()
-//!     .await?;
+//!     .build()?; // no I/O: the first operation connects
+//! cache.ping().await?; // optional: connect now, at startup
 //! let options = EntryOptions::new().sliding(Duration::from_secs(300));
 //! cache.set_string("cart:42", "3 items", &options).await?;
 //! assert_eq!(cache.get_string("cart:42").await?.as_deref(), Some("3 items"));
@@ -52,8 +52,12 @@
 //! - TTLs are milliseconds rounded up, never 0 (.NET's `EXPIRE 0` deletes).
 //! - A sliding `get` or `refresh` is one round trip through a server script
 //!   (`EVALSHA`, loaded once and reloaded after `NOSCRIPT`). A server that
-//!   refuses scripting gets .NET's two commands instead, detected on the
-//!   first call.
+//!   refuses scripting (commands renamed, or an ACL without `@scripting`)
+//!   gets two round trips instead, detected on the first call: the read,
+//!   then the TTL set and checked in one `MULTI`/`EXEC`, corrected if a
+//!   `set` replaced the entry in between (so an overwrite never keeps the
+//!   old TTL). A `NOPERM` on a key is that operation's error and leaves
+//!   scripting on.
 //! - An entry whose absolute expiration has passed is a miss even if Redis
 //!   still holds the key.
 //! - A key holding anything else (a string, a list, a hash with malformed
@@ -62,6 +66,12 @@
 //!
 //! # Connections and errors
 //!
+//! [`RedisCacheBuilder::build`] validates the settings without I/O; the
+//! first operation connects (or [`ping`](cache_abstractions::DistributedCache::ping),
+//! for a startup check). A rejected login (`NOAUTH` when no password was
+//! given, a wrong password) is
+//! [`ErrorKind::Authentication`](cache_abstractions::ErrorKind), not retryable.
+//!
 //! One server: a bb8 pool of multiplexed connections; each operation clones
 //! a pooled connection and returns the slot at once, so concurrent
 //! operations pipeline on shared connections. A cluster: one cluster
@@ -69,6 +79,12 @@
 //! fails with `Connection` or `Timeout` within `connect_timeout` +
 //! `command_timeout`; after the server comes back, the same `RedisCache`
 //! works again (broken connections are replaced).
+//!
+//! # TLS
+//!
+//! Feature `tls-rustls` (default): rustls with the ring provider, no
+//! system OpenSSL. Feature `tls-native-tls`: the platform's stack, used
+//! only with `default-features = false`.
 //!
 //! # Capabilities
 //!
@@ -82,13 +98,15 @@ mod builder;
 mod cache;
 mod config;
 mod conn;
-mod errors;
+mod error;
 mod format;
 // Decoders for the fuzz targets and property tests only: not API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod scripts;
+mod url;
 
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
+pub use url::{redact, URL_SCHEMES};

@@ -31,10 +31,16 @@ local function split(s)
   if n <= 7 then return 0, tonumber(s) end
   return tonumber(string.sub(s, 1, n - 7)), tonumber(string.sub(s, n - 6))
 end
-local function ticks(s)
-  return s and #s <= 19 and string.match(s, '^%d+$') ~= nil
+-- Exactly the client's test (format.rs, parse_ticks): a positive decimal
+-- without sign or leading zeros, at most max (same-length digit strings
+-- compare as numbers).
+local function ticks(s, max)
+  if not s or string.match(s, '^[1-9]%d*$') == nil then return false end
+  return #s < #max or (#s == #max and s <= max)
 end
-if ticks(sld) and f[3] and f[3] ~= 0 and (abs == '-1' or ticks(abs)) then
+local MAX_SLD = '9223372036854775807'
+local MAX_ABS = '3155378975999999999'
+if ticks(sld, MAX_SLD) and f[3] and f[3] ~= 0 and (abs == '-1' or ticks(abs, MAX_ABS)) then
   local ttl = tonumber(sld)
   if abs ~= '-1' then
     local ah, al = split(abs)
@@ -57,4 +63,15 @@ pub(crate) fn slide() -> Script {
 /// The script's source, for `EVAL` when the server answers NOSCRIPT.
 pub(crate) fn slide_source() -> &'static str {
     SLIDE
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::format::{MAX_ABSEXP, MAX_SLDEXP};
+
+    #[test]
+    fn the_script_bounds_are_the_decoders() {
+        assert!(super::SLIDE.contains(&format!("MAX_SLD = '{MAX_SLDEXP}'")));
+        assert!(super::SLIDE.contains(&format!("MAX_ABS = '{MAX_ABSEXP}'")));
+    }
 }

@@ -27,7 +27,6 @@ async fn quick_cache(url: &str) -> RedisCache {
         .connect_timeout(CONNECT)
         .command_timeout(COMMAND)
         .build()
-        .await
         .unwrap()
 }
 
@@ -125,7 +124,6 @@ async fn a_refused_connect_fails_at_once_and_the_same_instance_recovers() {
                 .connect_timeout(LONG)
                 .command_timeout(LONG)
                 .build()
-                .await
                 .unwrap(),
         );
         let sliding = EntryOptions::new().sliding(Duration::from_secs(60));
@@ -235,6 +233,8 @@ async fn unreachable_server_fails_fast_at_connect() {
         .url(&format!("redis://127.0.0.1:{port}/"))
         .connect_timeout(CONNECT)
         .build()
+        .unwrap()
+        .ping()
         .await
         .unwrap_err();
     assert!(is_outage(err.kind()), "{err}");
@@ -253,6 +253,8 @@ async fn a_silent_server_times_out_at_connect() {
         .connect_timeout(CONNECT)
         .command_timeout(COMMAND)
         .build()
+        .unwrap()
+        .ping()
         .await
         .unwrap_err();
     let took = started.elapsed();
@@ -411,24 +413,26 @@ async fn acl_without_scripting_falls_back_and_passwords_stay_secret() {
         .username("app")
         .password("s3cr3t-pw")
         .build()
-        .await
         .unwrap();
     cache
         .set("b", "v".into(), &EntryOptions::new())
         .await
         .unwrap();
 
-    // A wrong password: a Config error that never shows the password.
+    // A wrong password: an Authentication error that never shows the password.
     let bad = format!("redis://app:wr0ng-pw@127.0.0.1:{}/", server.port());
     let err = RedisCache::builder()
         .url(&bad)
         .connect_timeout(CONNECT)
         .build()
+        .unwrap()
+        .ping()
         .await
         .unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("wr0ng-pw"), "{shown}");
-    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Authentication, "{err}");
+    assert!(!err.is_retryable());
     let builder = RedisCache::builder().url(&bad).password("other-secret");
     let shown = format!("{builder:?}");
     assert!(
@@ -444,7 +448,6 @@ async fn scripting_can_be_disabled_in_the_builder() {
         .url(&server.url())
         .scripting(false)
         .build()
-        .await
         .unwrap();
     check_fallback_slides(&server, &cache).await;
     assert_eq!(commandstats(&server).get("evalsha"), None);
@@ -577,7 +580,6 @@ async fn tls_with_a_certificate_made_in_the_test() {
         .tls_root_certificate(ca)
         .connect_timeout(Duration::from_secs(3))
         .build()
-        .await
         .unwrap();
     let sliding = EntryOptions::new().sliding(Duration::from_secs(30));
     cache
@@ -596,6 +598,8 @@ async fn tls_with_a_certificate_made_in_the_test() {
         .url(&url)
         .connect_timeout(Duration::from_secs(3))
         .build()
+        .unwrap()
+        .ping()
         .await
         .unwrap_err();
     assert!(
@@ -610,6 +614,8 @@ async fn tls_with_a_certificate_made_in_the_test() {
         .connect_timeout(CONNECT)
         .command_timeout(COMMAND)
         .build()
+        .unwrap()
+        .ping()
         .await
         .unwrap_err();
     assert!(is_outage(err.kind()), "{err}");
@@ -624,7 +630,6 @@ async fn values_up_to_64_mib_and_foreign_keys() {
         .url(&server.url())
         .command_timeout(Duration::from_secs(30))
         .build()
-        .await
         .unwrap();
     let big: Vec<u8> = (0..64 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     let big = bytes::Bytes::from(big);
@@ -654,7 +659,6 @@ async fn values_up_to_64_mib_and_foreign_keys() {
         .url(&store.url())
         .instance_name("pfx:")
         .build()
-        .await
         .unwrap()
         .capabilities();
     assert_eq!(

@@ -7,19 +7,20 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cache_abstractions::support::dotnet::Ticks;
 use cache_abstractions::{DistributedCache, EntryOptions};
 use cache_redis::RedisCache;
 use cache_testkit::redis_server::RedisServer;
 use common::{cmd, raw, Store};
 use redis::Value;
 
-/// .NET ticks of an instant, computed independently of the crate.
+/// .NET ticks of an instant (the shared type's conversion is checked
+/// against .NET's own values in cache-abstractions).
 fn ticks(t: SystemTime) -> i64 {
-    let nanos = t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
-    nanos / 100 + 621_355_968_000_000_000
+    Ticks::from_instant(t).get()
 }
 
-const SECOND_TICKS: i64 = 10_000_000;
+const SECOND_TICKS: i64 = Ticks::PER_SECOND.get();
 
 fn unique(tag: &str) -> String {
     let n = SystemTime::now()
@@ -60,7 +61,6 @@ async fn cache(store: &Store, instance: &str) -> RedisCache {
         .url(&store.url())
         .instance_name(instance)
         .build()
-        .await
         .unwrap()
 }
 

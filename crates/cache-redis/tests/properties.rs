@@ -137,7 +137,7 @@ fn server_cache() -> &'static (tokio::runtime::Runtime, Arc<RedisServer>, RedisC
             .expect("runtime");
         let server = RedisServer::shared();
         let cache = rt
-            .block_on(RedisCache::builder().url(&server.url()).build())
+            .block_on(async { RedisCache::builder().url(&server.url()).build() })
             .expect("cache");
         (rt, server, cache)
     })

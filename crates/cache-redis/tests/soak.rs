@@ -141,7 +141,6 @@ async fn soak_under_pauses_restarts_and_cut_replies_has_no_wrong_value() {
         .connect_timeout(CONNECT_TIMEOUT)
         .command_timeout(COMMAND_TIMEOUT)
         .build()
-        .await
         .expect("cache through the proxy");
     let mut config = SoakConfig::short(soak_duration());
     config.op_timeout = CONNECT_TIMEOUT + COMMAND_TIMEOUT;

@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cache_abstractions::{
     Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error, KeyLimit, Result,
-    SystemClock, MAX_SLIDING_EXPIRATION,
 };
 
 use crate::cleanup::{self, with_timeout, CleanupOutcome, Schedule};
-use crate::connstr::ConnectionString;
-use crate::decode;
+use crate::config::Config;
+use crate::conn::{Connector, Manager};
+use crate::error::{codes, server_code};
+use crate::format;
 use crate::ident::TableName;
 use crate::keys::{self, StoredIds};
-use crate::pool::{self, codes, Manager};
 use crate::sqltime::SqlInstant;
 use crate::statements::{NewRow, Statement, Statements, COLLISION_ERROR};
 use tiberius::ColumnData;
@@ -31,10 +31,6 @@ pub const DEFAULT_DELETION_INTERVAL: Duration = Duration::from_secs(30 * 60);
 pub const MIN_DELETION_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// Rows per cleanup `DELETE`, well below lock escalation (5000 locks).
 pub const DEFAULT_CLEANUP_BATCH_SIZE: u32 = 1000;
-const MAX_CLEANUP_BATCH_SIZE: u32 = 4000;
-const DEFAULT_POOL_SIZE: u32 = 10;
-/// ADO.NET's default `CommandTimeout`.
-const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A [`DistributedCache`] over a SQL Server table made by
 /// `dotnet sql-cache create` (or this crate's `sql-cache create`), sharing
@@ -55,8 +51,7 @@ const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 ///     .schema("dbo")
 ///     .table("Cache")
 ///     .default_sliding_expiration(Duration::from_secs(600))
-///     .build()
-///     .await?;
+///     .build()?; // no I/O: the first operation connects
 /// cache.set("greeting", "hello".into(), &EntryOptions::new()).await?;
 /// assert_eq!(cache.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
 /// # Ok(())
@@ -80,15 +75,12 @@ pub struct SqlServerCache {
 }
 
 struct Inner {
-    pool: bb8::Pool<Manager>,
-    /// Failed connects, to fail a waiting operation at once.
-    failures: pool::FailureSource,
+    conn: Connector,
     statements: Statements,
     table: TableName,
     server: String,
     clock: Arc<dyn Clock>,
     capabilities: Capabilities,
-    connect_timeout: Duration,
     command_timeout: Duration,
     cleanup_batch_size: u32,
     schedule: Option<Schedule>,
@@ -106,20 +98,54 @@ impl fmt::Debug for SqlServerCache {
     }
 }
 
-impl SqlServerCache {
-    /// A builder; only the connection string and table are required.
-    pub fn builder() -> SqlServerCacheBuilder {
-        SqlServerCacheBuilder::default()
+impl Inner {
+    fn new(config: Config, conn: Connector) -> Inner {
+        let now = config.clock.now();
+        Inner {
+            conn,
+            statements: Statements::new(&config.table),
+            server: config.connection.redacted(),
+            table: config.table,
+            capabilities: Capabilities::new()
+                .with_max_key_length(KeyLimit::Utf16Units(MAX_KEY_UNITS))
+                .with_max_value_size(Some(i32::MAX as usize))
+                .with_expiry_granularity(Duration::from_secs(1))
+                .with_default_options(EntryOptions::new().sliding(config.default_sliding))
+                .with_shared(true),
+            clock: config.clock,
+            command_timeout: config.command_timeout,
+            cleanup_batch_size: config.cleanup_batch_size,
+            schedule: config
+                .background_cleanup
+                .then(|| Schedule::new(config.deletion_interval, now)),
+        }
     }
+}
 
-    /// A cache with every other option at its default.
+impl SqlServerCache {
+    /// A cache with every other option at its default that has connected
+    /// and run a statement (the builder's
+    /// [`build`](crate::SqlServerCacheBuilder::build) connects lazily instead).
     pub async fn connect(connection_string: &str, schema: &str, table: &str) -> Result<Self> {
-        SqlServerCache::builder()
+        let cache = SqlServerCache::builder()
             .connection_string(connection_string)
             .schema(schema)
             .table(table)
-            .build()
-            .await
+            .build()?;
+        cache.ping().await?;
+        Ok(cache)
+    }
+
+    /// The cache for validated settings (no I/O).
+    pub(crate) fn new(config: Config) -> SqlServerCache {
+        let conn = Connector::new(
+            config.connection.driver_config(),
+            config.pool_size,
+            config.connect_timeout,
+        );
+        SqlServerCache {
+            inner: Arc::new(Inner::new(config, conn)),
+        }
     }
 
     /// The table this cache uses.
@@ -134,7 +160,7 @@ impl SqlServerCache {
     /// It runs on a connection of its own, outside the pool, so a long
     /// cleanup never holds up the cache's operations.
     pub async fn delete_expired_items(&self) -> Result<CleanupOutcome> {
-        let mut conn = self.inner.pool.dedicated_connection().await?;
+        let mut conn = self.inner.conn.dedicated().await?;
         cleanup::run(
             &mut conn,
             &self.inner.statements,
@@ -160,15 +186,7 @@ impl SqlServerCache {
     }
 
     async fn conn(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        // Subscribe before asking, so a connect bb8 starts for us is seen.
-        let mut failures = pool::ConnectFailures::subscribe(&self.inner.failures);
-        tokio::select! {
-            biased;
-            r = self.inner.pool.get() => {
-                r.map_err(|e| pool::map_pool_error(e, self.inner.connect_timeout))
-            }
-            e = failures.next() => Err(e),
-        }
+        self.inner.conn.get().await
     }
 
     /// Starts a background cleanup when one is due; never waits for it.
@@ -219,7 +237,7 @@ impl SqlServerCache {
             let (now, at) = self.now()?;
             let st = build(now, at)?;
             match with_timeout(self.inner.command_timeout, conn.rows(&st)).await {
-                Err(e) if !retried && pool::server_code(&e) == Some(codes::DEADLOCK) => {
+                Err(e) if !retried && server_code(&e) == Some(codes::DEADLOCK) => {
                     retried = true;
                 }
                 Ok(rows) => {
@@ -243,7 +261,7 @@ impl DistributedCache for SqlServerCache {
             .await?;
         match one_row(rows)? {
             None => Ok(None),
-            Some(cells) => Ok(Some(decode::entry(cells)?.value)),
+            Some(cells) => Ok(Some(format::entry(cells)?.value)),
         }
     }
 
@@ -276,7 +294,7 @@ impl DistributedCache for SqlServerCache {
             match self.query(statement).await {
                 Ok(_) => return Ok(()),
                 Err(e) if is_duplicate_key(&e) => last = Some(e),
-                Err(e) if pool::server_code(&e) == Some(COLLISION_ERROR) => {
+                Err(e) if server_code(&e) == Some(COLLISION_ERROR) => {
                     return Err(collision(e));
                 }
                 Err(e) => return Err(e),
@@ -287,7 +305,7 @@ impl DistributedCache for SqlServerCache {
         let rows = self
             .query(|_, _| Ok(self.inner.statements.exists(&ids)))
             .await?;
-        match one_row(rows)?.map(decode::count).transpose()? {
+        match one_row(rows)?.map(format::count).transpose()? {
             Some(n) if n > 0 => Ok(()),
             _ => Err(match last {
                 Some(e) => collision(e),
@@ -317,7 +335,13 @@ impl DistributedCache for SqlServerCache {
         let rows = self
             .query(|_, at| Ok(self.inner.statements.inspect(&ids, at)))
             .await?;
-        one_row(rows)?.map(decode::info).transpose()
+        one_row(rows)?.map(format::info).transpose()
+    }
+
+    /// Connects if need be and runs `SELECT 1` (one round trip).
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        with_timeout(self.inner.command_timeout, conn.execute_sql("SELECT 1")).await
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -327,7 +351,7 @@ impl DistributedCache for SqlServerCache {
 
 fn is_duplicate_key(e: &Error) -> bool {
     matches!(
-        pool::server_code(e),
+        server_code(e),
         Some(codes::DUPLICATE_KEY | codes::DUPLICATE_INDEX_KEY)
     )
 }
@@ -362,252 +386,6 @@ fn one_row<T>(rows: Vec<T>) -> Result<Option<T>> {
             "{n} rows match one key; is the table's primary key missing?"
         ))),
     }
-}
-
-/// Builds a [`SqlServerCache`]; every option is validated by
-/// [`build`](Self::build), which does not connect (the first operation does,
-/// so an app can start while the database is still coming up).
-#[derive(Clone, Default)]
-#[must_use]
-pub struct SqlServerCacheBuilder {
-    connection_string: Option<String>,
-    connection: Option<ConnectionString>,
-    schema: Option<String>,
-    table: Option<String>,
-    default_sliding_expiration: Option<Duration>,
-    expired_items_deletion_interval: Option<Duration>,
-    background_cleanup: Option<bool>,
-    cleanup_batch_size: Option<u32>,
-    pool_size: Option<u32>,
-    connect_timeout: Option<Duration>,
-    command_timeout: Option<Duration>,
-    clock: Option<Arc<dyn Clock>>,
-}
-
-impl fmt::Debug for SqlServerCacheBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Parsing here would hide the raw string's problems; just hide it.
-        f.debug_struct("SqlServerCacheBuilder")
-            .field(
-                "connection_string",
-                &self.connection_string.as_ref().map(|_| "<hidden>"),
-            )
-            .field("schema", &self.schema)
-            .field("table", &self.table)
-            .field(
-                "default_sliding_expiration",
-                &self.default_sliding_expiration,
-            )
-            .field(
-                "expired_items_deletion_interval",
-                &self.expired_items_deletion_interval,
-            )
-            .field("pool_size", &self.pool_size)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqlServerCacheBuilder {
-    /// The ADO.NET connection string (or a `sqlserver://` URL). Required.
-    pub fn connection_string(mut self, s: &str) -> Self {
-        self.connection_string = Some(s.to_owned());
-        self.connection = None;
-        self
-    }
-
-    /// An already parsed connection string (replaces
-    /// [`connection_string`](Self::connection_string)).
-    pub fn connection(mut self, cs: ConnectionString) -> Self {
-        self.connection = Some(cs);
-        self.connection_string = None;
-        self
-    }
-
-    /// The table's schema (default `dbo`).
-    pub fn schema(mut self, schema: &str) -> Self {
-        self.schema = Some(schema.to_owned());
-        self
-    }
-
-    /// The table's name. Required.
-    pub fn table(mut self, table: &str) -> Self {
-        self.table = Some(table.to_owned());
-        self
-    }
-
-    /// The sliding window of entries set with empty options (default 20 min,
-    /// as .NET's `DefaultSlidingExpiration`).
-    pub fn default_sliding_expiration(mut self, d: Duration) -> Self {
-        self.default_sliding_expiration = Some(d);
-        self
-    }
-
-    /// How often expired rows are deleted (default 30 min, at least 5 min).
-    pub fn expired_items_deletion_interval(mut self, d: Duration) -> Self {
-        self.expired_items_deletion_interval = Some(d);
-        self
-    }
-
-    /// Whether this instance deletes expired rows in the background (default
-    /// true). Turn it off when another process does the cleanup.
-    pub fn background_cleanup(mut self, on: bool) -> Self {
-        self.background_cleanup = Some(on);
-        self
-    }
-
-    /// Rows per cleanup `DELETE` (default 1000, at most 4000).
-    pub fn cleanup_batch_size(mut self, rows: u32) -> Self {
-        self.cleanup_batch_size = Some(rows);
-        self
-    }
-
-    /// The most connections held open (default 10).
-    pub fn pool_size(mut self, n: u32) -> Self {
-        self.pool_size = Some(n);
-        self
-    }
-
-    /// How long opening a connection may take (default: the connection
-    /// string's `Connect Timeout`, else 15 s).
-    pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = Some(d);
-        self
-    }
-
-    /// How long one statement may take (default 30 s).
-    pub fn command_timeout(mut self, d: Duration) -> Self {
-        self.command_timeout = Some(d);
-        self
-    }
-
-    /// The clock `@UtcNow` is read from (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
-
-    /// Validates the options and makes the cache, without connecting.
-    /// Errors are [`ErrorKind::Config`](cache_abstractions::ErrorKind::Config) naming the option.
-    pub async fn build(self) -> Result<SqlServerCache> {
-        let settings = self.validate()?;
-        let manager = Manager::new(
-            settings.connection.tiberius_config(),
-            settings.connect_timeout,
-        );
-        let failures = manager.failure_source();
-        let pool = bb8::Pool::builder()
-            .max_size(settings.pool_size)
-            .min_idle(Some(0))
-            .connection_timeout(settings.connect_timeout)
-            // A refused connection fails the operation at once (rule 15)
-            // instead of retrying until the timeout.
-            .retry_connection(false)
-            .error_sink(Box::new(pool::FailureSink(Arc::clone(&failures))))
-            // Checking every checkout would double the round trips; a
-            // connection cut short is discarded by `has_broken` instead.
-            .test_on_check_out(false)
-            .build_unchecked(manager);
-        let now = settings.clock.now();
-        Ok(SqlServerCache {
-            inner: Arc::new(Inner {
-                pool,
-                failures,
-                statements: Statements::new(&settings.table),
-                server: settings.connection.redacted(),
-                table: settings.table,
-                capabilities: Capabilities::new()
-                    .with_max_key_length(KeyLimit::Utf16Units(MAX_KEY_UNITS))
-                    .with_max_value_size(Some(i32::MAX as usize))
-                    .with_expiry_granularity(Duration::from_secs(1))
-                    .with_default_options(EntryOptions::new().sliding(settings.default_sliding))
-                    .with_shared(true),
-                clock: settings.clock,
-                connect_timeout: settings.connect_timeout,
-                command_timeout: settings.command_timeout,
-                cleanup_batch_size: settings.cleanup_batch_size,
-                schedule: settings
-                    .background_cleanup
-                    .then(|| Schedule::new(settings.deletion_interval, now)),
-            }),
-        })
-    }
-
-    fn validate(self) -> Result<Settings> {
-        let connection = match (self.connection, self.connection_string) {
-            (Some(cs), _) => cs,
-            (None, Some(raw)) => ConnectionString::parse(&raw)?,
-            (None, None) => return Err(Error::config("connection_string is required")),
-        };
-        let table = TableName::new(
-            self.schema.as_deref().unwrap_or("dbo"),
-            self.table
-                .as_deref()
-                .ok_or_else(|| Error::config("table is required"))?,
-        )?;
-        let default_sliding = self
-            .default_sliding_expiration
-            .unwrap_or(DEFAULT_SLIDING_EXPIRATION);
-        if default_sliding.is_zero() || default_sliding > MAX_SLIDING_EXPIRATION {
-            return Err(Error::config(
-                "default_sliding_expiration must be more than zero and at most 2147483647 seconds",
-            ));
-        }
-        let deletion_interval = self
-            .expired_items_deletion_interval
-            .unwrap_or(DEFAULT_DELETION_INTERVAL);
-        if deletion_interval < MIN_DELETION_INTERVAL {
-            return Err(Error::config(format!(
-                "expired_items_deletion_interval must be at least {MIN_DELETION_INTERVAL:?} (got {deletion_interval:?})"
-            )));
-        }
-        let cleanup_batch_size = self
-            .cleanup_batch_size
-            .unwrap_or(DEFAULT_CLEANUP_BATCH_SIZE);
-        if !(1..=MAX_CLEANUP_BATCH_SIZE).contains(&cleanup_batch_size) {
-            return Err(Error::config(format!(
-                "cleanup_batch_size must be 1 ..= {MAX_CLEANUP_BATCH_SIZE}"
-            )));
-        }
-        let pool_size = self.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
-        if pool_size == 0 {
-            return Err(Error::config("pool_size must be at least 1"));
-        }
-        let connect_timeout = self.connect_timeout.unwrap_or(connection.connect_timeout());
-        let command_timeout = self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT);
-        for (name, d) in [
-            ("connect_timeout", connect_timeout),
-            ("command_timeout", command_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(Error::config(format!("{name} must be more than zero")));
-            }
-        }
-        Ok(Settings {
-            connection,
-            table,
-            default_sliding,
-            deletion_interval,
-            background_cleanup: self.background_cleanup.unwrap_or(true),
-            cleanup_batch_size,
-            pool_size,
-            connect_timeout,
-            command_timeout,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-        })
-    }
-}
-
-struct Settings {
-    connection: ConnectionString,
-    table: TableName,
-    default_sliding: Duration,
-    deletion_interval: Duration,
-    background_cleanup: bool,
-    cleanup_batch_size: u32,
-    pool_size: u32,
-    connect_timeout: Duration,
-    command_timeout: Duration,
-    clock: Arc<dyn Clock>,
 }
 
 #[cfg(test)]

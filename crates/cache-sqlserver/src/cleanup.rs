@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use cache_abstractions::Result;
 
-use crate::decode;
-use crate::pool::Conn;
+use crate::conn::Conn;
+use crate::format;
 use crate::sqltime::SqlInstant;
 use crate::statements::Statements;
 
@@ -83,7 +83,7 @@ async fn run_locked(
 
 fn single(rows: Vec<Vec<tiberius::ColumnData<'static>>>) -> Result<i64> {
     match <[Vec<tiberius::ColumnData<'static>>; 1]>::try_from(rows) {
-        Ok([row]) => decode::count(row),
+        Ok([row]) => format::count(row),
         Err(rows) => Err(cache_abstractions::Error::new(
             cache_abstractions::ErrorKind::Backend,
             format!("expected one row from the server, got {}", rows.len()),

@@ -161,10 +161,19 @@ impl ConnectionString {
         s
     }
 
-    /// The same settings as a tiberius configuration, for code that talks to
-    /// the server directly (benchmarks, tests, migrations). It holds the
+    /// The same settings as a tiberius configuration, for the workspace's
+    /// benchmarks and server tests that talk to the server directly. Not
+    /// part of the API (it would put tiberius in this crate's semver
+    /// surface): only with the doc-hidden feature `internals`. It holds the
     /// password: don't log it.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
     pub fn tiberius_config(&self) -> tiberius::Config {
+        self.driver_config()
+    }
+
+    /// The same settings as a tiberius configuration (holds the password).
+    pub(crate) fn driver_config(&self) -> tiberius::Config {
         let mut c = tiberius::Config::new();
         c.host(&self.host);
         c.port(self.port);
@@ -222,6 +231,77 @@ impl fmt::Debug for ConnectionString {
 impl fmt::Display for ConnectionString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
+    }
+}
+
+/// The URL schemes [`ConnectionString::parse`] takes (lower case).
+pub const URL_SCHEMES: &[&str] = &["sqlserver", "mssql"];
+
+/// Keywords that name the server: a text holding one is a connection string.
+const SERVER_KEYS: &[&str] = &[
+    "server",
+    "data source",
+    "address",
+    "addr",
+    "network address",
+];
+
+/// Whether `text` is an ADO.NET connection string (`Server=…;…`, no URL
+/// scheme): it splits into `key=value` pairs and one names the server.
+/// Cheap and without I/O; the facade uses it to route scheme-less text.
+///
+/// ```
+/// assert!(cache_sqlserver::is_connection_string("Server=tcp:db,1433;Password=x"));
+/// assert!(cache_sqlserver::is_connection_string("Data Source=db;User Id=u"));
+/// assert!(!cache_sqlserver::is_connection_string("redis://db:6379"));
+/// assert!(!cache_sqlserver::is_connection_string("app:pw@db:6379"));
+/// ```
+pub fn is_connection_string(text: &str) -> bool {
+    pairs(text).is_ok_and(|pairs| {
+        pairs
+            .iter()
+            .any(|(key, _)| SERVER_KEYS.contains(&normalize_key(key).as_str()))
+    })
+}
+
+/// `text` (a connection string or `sqlserver://` URL) with every secret
+/// hidden; never fails. A string that parses is shown in its normalized
+/// form with `Password=***`; one that does not has every value hidden
+/// (a misspelled keyword may hold the password; keywords are shown
+/// normalized), and text that is not
+/// even `key=value` pairs is shown as `<unparsable connection string>`.
+///
+/// ```
+/// assert_eq!(
+///     cache_sqlserver::redact("Server=db;User Id=app;Password=hunter2"),
+///     "Server=tcp:db,1433;User Id=app;Password=***;Encrypt=true"
+/// );
+/// assert_eq!(
+///     cache_sqlserver::redact("Server=db;Pasword=hunter2"),
+///     "server=***;pasword=***"
+/// );
+/// ```
+pub fn redact(text: &str) -> String {
+    if let Ok(cs) = ConnectionString::parse(text) {
+        return cs.redacted();
+    }
+    let trimmed = text.trim();
+    let scheme = cache_abstractions::url_scheme(trimmed).map(str::to_ascii_lowercase);
+    if let Some(scheme) = scheme.filter(|s| URL_SCHEMES.contains(&s.as_str())) {
+        // Up to the last '@' is user info (a password may hold '/', '?',
+        // '#' or '@'); the query may hold a password too.
+        let rest = trimmed.split_once("://").map_or("", |(_, r)| r);
+        let host = rest.rfind('@').map_or(rest, |at| &rest[at + 1..]);
+        let host = host.split(['/', '?', '#']).next().unwrap_or("");
+        return format!("{scheme}://***@{host}");
+    }
+    match pairs(text) {
+        Ok(pairs) if !pairs.is_empty() => pairs
+            .iter()
+            .map(|(key, _)| format!("{}=***", key.trim()))
+            .collect::<Vec<_>>()
+            .join(";"),
+        _ => "<unparsable connection string>".to_owned(),
     }
 }
 
@@ -777,10 +857,10 @@ mod tests {
     }
 
     #[test]
-    fn tiberius_config_carries_the_settings() {
+    fn driver_config_carries_the_settings() {
         let cs =
             parse("Server=tcp:h,1500;Database=d;User Id=u;Password=p;TrustServerCertificate=true");
-        let c = cs.tiberius_config();
+        let c = cs.driver_config();
         assert_eq!(c.get_addr(), "h:1500");
     }
 }

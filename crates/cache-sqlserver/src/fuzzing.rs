@@ -11,7 +11,7 @@ use cache_abstractions::{EntryInfo, Result};
 use tiberius::time::DateTimeOffset;
 use tiberius::ColumnData;
 
-use crate::decode;
+use crate::format as decode;
 
 use crate::sqltime::SqlInstant;
 /// The crate the fuzz inputs are built with, for drivers without it.

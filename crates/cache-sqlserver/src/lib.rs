@@ -16,25 +16,29 @@
 // Examples define async functions to show calls; no server exists to run them against.
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+mod builder;
 mod cache;
 mod cleanup;
+mod config;
+mod conn;
 mod connstr;
-mod decode;
+mod error;
+mod format;
 // Decoders for the fuzz targets and property tests only: not API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod ident;
 mod keys;
-mod pool;
 pub mod schema;
 mod sqltime;
 mod statements;
 
+pub use builder::SqlServerCacheBuilder;
 pub use cache::{
-    SqlServerCache, SqlServerCacheBuilder, DEFAULT_CLEANUP_BATCH_SIZE, DEFAULT_DELETION_INTERVAL,
+    SqlServerCache, DEFAULT_CLEANUP_BATCH_SIZE, DEFAULT_DELETION_INTERVAL,
     DEFAULT_SLIDING_EXPIRATION, MAX_KEY_UNITS, MIN_DELETION_INTERVAL,
 };
 pub use cleanup::CleanupOutcome;
-pub use connstr::{ConnectionString, Encrypt};
+pub use connstr::{is_connection_string, redact, ConnectionString, Encrypt, URL_SCHEMES};
 pub use ident::TableName;

@@ -11,11 +11,12 @@
 //! # Ok::<(), cache_abstractions::Error>(())
 //! ```
 
-use cache_abstractions::{Error, ErrorKind, Result};
+use cache_abstractions::Result;
 
+use crate::conn::{Conn, Manager};
 use crate::connstr::ConnectionString;
+use crate::error::{codes, server_code};
 use crate::ident::{literal, TableName};
-use crate::pool::{codes, server_code, Conn, Manager};
 use crate::statements::{Param, Statement};
 
 /// `CREATE TABLE`, column for column as .NET's tool writes it. The key
@@ -89,8 +90,11 @@ pub fn create_batch(table: &TableName) -> String {
 
 /// Creates the table and its index unless a table of that name exists
 /// (the schema must exist already, as with .NET's tool).
-pub async fn create_table(connection_string: &str, table: &TableName) -> Result<CreateOutcome> {
-    let mut conn = open(connection_string).await?;
+pub async fn create_table(
+    connection: &ConnectionString,
+    table: &TableName,
+) -> Result<CreateOutcome> {
+    let mut conn = open(connection).await?;
     if table_exists_on(&mut conn, table).await? {
         return Ok(CreateOutcome::AlreadyExists);
     }
@@ -103,14 +107,14 @@ pub async fn create_table(connection_string: &str, table: &TableName) -> Result<
 }
 
 /// Whether a table of that name exists.
-pub async fn table_exists(connection_string: &str, table: &TableName) -> Result<bool> {
-    let mut conn = open(connection_string).await?;
+pub async fn table_exists(connection: &ConnectionString, table: &TableName) -> Result<bool> {
+    let mut conn = open(connection).await?;
     table_exists_on(&mut conn, table).await
 }
 
 /// Drops the table if it exists (for tests and tear-down scripts).
-pub async fn drop_table(connection_string: &str, table: &TableName) -> Result<()> {
-    let mut conn = open(connection_string).await?;
+pub async fn drop_table(connection: &ConnectionString, table: &TableName) -> Result<()> {
+    let mut conn = open(connection).await?;
     conn.execute_sql(&format!("DROP TABLE IF EXISTS {};", table.quoted()))
         .await
 }
@@ -118,25 +122,16 @@ pub async fn drop_table(connection_string: &str, table: &TableName) -> Result<()
 async fn table_exists_on(conn: &mut Conn, table: &TableName) -> Result<bool> {
     let rows = conn.rows(&exists_statement(table)).await?;
     let n = match rows.into_iter().next() {
-        Some(row) => crate::decode::count(row)?,
+        Some(row) => crate::format::count(row)?,
         None => 0,
     };
     Ok(n > 0)
 }
 
-async fn open(connection_string: &str) -> Result<Conn> {
-    let cs = ConnectionString::parse(connection_string)?;
-    let conn = Manager::new(cs.tiberius_config(), cs.connect_timeout())
+async fn open(cs: &ConnectionString) -> Result<Conn> {
+    Manager::new(cs.driver_config(), cs.connect_timeout())
         .open()
-        .await;
-    conn.map_err(|e| {
-        if e.kind() == ErrorKind::Config {
-            e
-        } else {
-            let kind = e.kind();
-            Error::new(kind, format!("cannot connect to {}", cs.redacted())).with_source(e)
-        }
-    })
+        .await
 }
 
 #[cfg(test)]

@@ -5,17 +5,17 @@
 //! affects display. Every instant this crate writes has offset +00:00, as
 //! .NET's cache writes them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use cache_abstractions::support::dotnet::Ticks;
 use cache_abstractions::{Error, Result};
 use tiberius::time::{Date, DateTime2, DateTimeOffset, Time};
 
 /// 100-ns ticks in a day.
-const TICKS_PER_DAY: u64 = 864_000_000_000;
-/// .NET ticks at the Unix epoch: days from 0001-01-01 to 1970-01-01 × a day.
-const UNIX_EPOCH_TICKS: u64 = 621_355_968_000_000_000;
-/// Ticks of 9999-12-31T23:59:59.9999999, the last instant `datetimeoffset` holds.
-const MAX_TICKS: u64 = 3_155_378_975_999_999_999;
+const TICKS_PER_DAY: u64 = Ticks::PER_DAY.get() as u64;
+/// Ticks of 9999-12-31T23:59:59.9999999, the last instant `datetimeoffset`
+/// holds (.NET's `DateTime.MaxValue`).
+const MAX_TICKS: u64 = Ticks::MAX_DATETIME.get() as u64;
 
 /// An instant in .NET ticks (100 ns since 0001-01-01T00:00:00Z), the
 /// resolution of both `datetimeoffset(7)` and .NET's `DateTimeOffset`.
@@ -25,17 +25,9 @@ pub(crate) struct SqlInstant(u64);
 impl SqlInstant {
     /// `t` truncated to 100 ns; an error outside 0001-01-01 ..= 9999-12-31.
     pub(crate) fn from_system_time(t: SystemTime) -> Result<Self> {
-        let ticks = match t.duration_since(UNIX_EPOCH) {
-            Ok(after) => u64::try_from(after.as_nanos() / 100)
-                .ok()
-                .and_then(|d| UNIX_EPOCH_TICKS.checked_add(d)),
-            Err(before) => u64::try_from(before.duration().as_nanos().div_ceil(100))
-                .ok()
-                .and_then(|d| UNIX_EPOCH_TICKS.checked_sub(d)),
-        };
-        match ticks {
-            Some(ticks) if ticks <= MAX_TICKS => Ok(SqlInstant(ticks)),
-            _ => Err(Error::invalid_options(
+        match Ticks::try_from_instant(t).and_then(|t| u64::try_from(t.get()).ok()) {
+            Some(ticks) => Ok(SqlInstant(ticks)),
+            None => Err(Error::invalid_options(
                 "absolute_expiration",
                 "the instant lies outside the range SQL Server's datetimeoffset holds (years 1 to 9999)",
             )),
@@ -49,14 +41,8 @@ impl SqlInstant {
 
     /// The instant as a `SystemTime`.
     pub(crate) fn to_system_time(self) -> SystemTime {
-        if self.0 >= UNIX_EPOCH_TICKS {
-            UNIX_EPOCH + ticks_to_duration(self.0 - UNIX_EPOCH_TICKS)
-        } else {
-            // Linux's SystemTime reaches far before year 1; saturate elsewhere.
-            UNIX_EPOCH
-                .checked_sub(ticks_to_duration(UNIX_EPOCH_TICKS - self.0))
-                .unwrap_or(UNIX_EPOCH)
-        }
+        // Always in range (at most MAX_TICKS), so the conversion is exact.
+        Ticks::new(i64::try_from(self.0).unwrap_or(i64::MAX)).to_instant()
     }
 
     /// .NET ticks (the `UtcTicks` of a `DateTimeOffset`).
@@ -97,16 +83,12 @@ impl SqlInstant {
     }
 }
 
-fn ticks_to_duration(ticks: u64) -> Duration {
-    Duration::new(
-        ticks / 10_000_000,
-        u32::try_from(ticks % 10_000_000).unwrap_or(0) * 100,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const UNIX_EPOCH_TICKS: u64 = Ticks::UNIX_EPOCH.get() as u64;
 
     fn at(secs: u64, nanos: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, nanos)

@@ -25,7 +25,6 @@ async fn offline_cache() -> SqlServerCache {
         .connect_timeout(Duration::from_secs(2))
         .command_timeout(Duration::from_secs(2))
         .build()
-        .await
         .expect("build does not connect")
 }
 
@@ -45,7 +44,6 @@ async fn capabilities_describe_sql_server() {
         .table("t")
         .default_sliding_expiration(Duration::from_secs(60))
         .build()
-        .await
         .unwrap();
     assert_eq!(
         custom.capabilities().default_options.sliding_expiration(),
@@ -161,7 +159,7 @@ async fn builder_validates_every_option() {
         ),
     ];
     for (name, builder) in cases {
-        let e = builder.build().await.unwrap_err();
+        let e = builder.build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{name}: {e}");
     }
     assert!(good()
@@ -170,7 +168,6 @@ async fn builder_validates_every_option() {
         .cleanup_batch_size(4000)
         .clock(Arc::new(ManualClock::starting_now()))
         .build()
-        .await
         .is_ok());
     // Long intervals and timeouts are fine (once a panic in `build`).
     assert!(good()
@@ -178,20 +175,68 @@ async fn builder_validates_every_option() {
         .connect_timeout(Duration::MAX)
         .command_timeout(Duration::MAX)
         .build()
-        .await
         .is_ok());
 }
 
-#[tokio::test]
-async fn connect_is_lazy_and_debug_hides_the_password() {
-    let cache = SqlServerCache::connect(&cs(closed_port()), "dbo", "Cache")
-        .await
+#[test]
+fn build_is_lazy_needs_no_runtime_and_debug_hides_the_password() {
+    // No tokio runtime here: build does no I/O and spawns nothing.
+    let cache = SqlServerCache::builder()
+        .connection_string(&cs(closed_port()))
+        .table("Cache")
+        .build()
         .unwrap();
     let debug = format!("{cache:?}");
     assert!(!debug.contains("Hunter2!"), "{debug}");
     assert!(debug.contains("[dbo].[Cache]"), "{debug}");
     let builder = format!("{:?}", SqlServerCache::builder().connection_string(&cs(1)));
     assert!(!builder.contains("Hunter2!"), "{builder}");
+}
+
+#[tokio::test]
+async fn connect_and_ping_connect_now() {
+    let err = SqlServerCache::connect(&cs(closed_port()), "dbo", "Cache")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(!format!("{err} {err:?}").contains("Hunter2!"));
+    let cache = offline_cache().await;
+    let err = cache.ping().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+}
+
+#[test]
+fn from_url_takes_the_shared_options() {
+    use cache_abstractions::OpenOptions;
+    let options = OpenOptions::new()
+        .schema("app")
+        .table("Sessions")
+        .timeout(Duration::from_secs(3));
+    let cache = cache_sqlserver::SqlServerCacheBuilder::from_url(&cs(1), &options)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(cache.table().quoted(), "[app].[Sessions]");
+    // No table anywhere: a Config error naming it.
+    let err = cache_sqlserver::SqlServerCacheBuilder::from_url(&cs(1), &OpenOptions::new())
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.message().contains("table"), "{err}");
+    // A bad string never shows its password.
+    let err = cache_sqlserver::SqlServerCacheBuilder::from_url(
+        "Server=db;Pasword=Hunter2!",
+        &OpenOptions::new(),
+    )
+    .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("Hunter2!"));
+    assert_eq!(
+        cache_sqlserver::redact("Server=db;Pasword=Hunter2!"),
+        "server=***;pasword=***"
+    );
+    assert!(cache_sqlserver::is_connection_string(&cs(1)));
+    assert!(cache_sqlserver::URL_SCHEMES.contains(&"sqlserver"));
 }
 
 #[tokio::test]
@@ -230,7 +275,6 @@ async fn silent_server_times_out_within_the_connect_timeout() {
         .table("Cache")
         .connect_timeout(Duration::from_millis(500))
         .build()
-        .await
         .unwrap();
     let started = Instant::now();
     let e = cache.get("k").await.unwrap_err();
@@ -256,7 +300,6 @@ async fn refused_connects_fail_every_concurrent_caller_at_once() {
             .pool_size(3)
             .connect_timeout(Duration::from_secs(20))
             .build()
-            .await
             .unwrap(),
     );
     for round in 0..3 {

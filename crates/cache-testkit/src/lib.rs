@@ -26,18 +26,25 @@
 //! write foreign data, values over its size limit) is skipped with a line on
 //! stderr saying why; set `CACHE_TESTKIT_STRICT=1` to make skips fail.
 //!
-//! The kit also ships [`redis_server`] fixtures: throwaway `redis-server`
-//! processes on free loopback ports.
+//! With the `redis-server` feature the kit also ships `redis_server`
+//! fixtures: throwaway `redis-server` processes on free loopback ports.
 
 mod cases;
 mod harness;
+#[cfg(feature = "hybrid")]
+pub mod hybrid;
 pub mod proxy;
+#[cfg(feature = "redis-server")]
 pub mod redis_server;
 mod runner;
 pub mod soak;
 mod support;
 
 pub use async_trait::async_trait;
+/// The `cache-abstractions` the kit is built against: name the trait through
+/// it (`cache_testkit::cache_abstractions::DistributedCache`) and a test can
+/// never hold a second copy of it.
+pub use cache_abstractions;
 pub use harness::{Harness, Outage};
 pub use runner::{run_case, run_case_with, CaseFn, Outcome, STRICT_ENV};
 

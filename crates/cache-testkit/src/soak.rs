@@ -37,8 +37,9 @@
 //!   write came back, or a removed value reappeared);
 //! - **lost**: nothing, when `a` is a `set`, no later operation on the key
 //!   is indeterminate, and no fault that loses data (a server restart
-//!   without persistence) began since `a` was *sent* (a restart while a
-//!   write is in flight may wipe it even though its reply arrives).
+//!   without persistence) was under way at any time since `a` was *sent*
+//!   (a restart while a write is in flight may wipe it even though its
+//!   reply arrives).
 //!
 //! An indeterminate `set` older than `a` that comes back is not counted as
 //! wrong (it may have landed late, as explained above) but is reported as
@@ -394,14 +395,23 @@ pub async fn run(
         tokio::time::sleep(config.calm_for).await;
         let i = next % faults.len();
         next += 1;
-        if faults[i].loses_data {
-            // Before the fault: a read that ends after it may miss.
-            epoch.fetch_add(1, Ordering::AcqRel);
-        }
+        // A data-losing fault opens a new data epoch before it starts, once
+        // it has started and once it is healed: a write sent at any point
+        // up to the end of the fault may be wiped by it (a set can land
+        // between "the fault begins" and "the process dies").
+        let loses_data = faults[i].loses_data;
+        let new_epoch = || {
+            if loses_data {
+                epoch.fetch_add(1, Ordering::AcqRel);
+            }
+        };
+        new_epoch();
         chaos.inject(i).await;
+        new_epoch();
         *report.faults.entry(faults[i].name).or_default() += 1;
         tokio::time::sleep(config.fault_for).await;
         chaos.heal(i).await;
+        new_epoch();
     }
     let mut finished = Vec::with_capacity(workers.len());
     for w in workers {
@@ -523,7 +533,7 @@ impl Worker {
     async fn run(mut self, deadline: Instant) -> Self {
         while Instant::now() < deadline && self.ops < self.config.max_ops_per_task {
             self.ops += 1;
-            if self.ops % 16 == 0 {
+            if self.ops.is_multiple_of(16) {
                 // A cache that never waits (in memory) must not starve the
                 // chaos loop or the other tasks.
                 tokio::task::yield_now().await;

@@ -196,7 +196,7 @@ async fn an_error_slower_than_the_timeout_is_counted() {
 /// such fault is a lost write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_losing_fault_excuses_misses_and_nothing_else_does() {
-    /// Wipes the map at every injection.
+    /// Wipes the map at every injection, a moment after it begins.
     struct Wipe(Arc<BrokenCache>, bool);
 
     #[async_trait]
@@ -208,6 +208,9 @@ async fn a_data_losing_fault_excuses_misses_and_nothing_else_does() {
             }]
         }
         async fn inject(&mut self, _fault: usize) {
+            // The store dies a moment after the fault begins, as a killed
+            // server does: writes in between are acknowledged, then lost.
+            tokio::time::sleep(Duration::from_millis(20)).await;
             self.0.map.lock().unwrap().clear();
         }
         async fn heal(&mut self, _fault: usize) {}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cache_abstractions::{Bytes, DistributedCache, EntryOptions};
+use distcache::{Bytes, DistributedCache, EntryOptions};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::SmallRng;
@@ -22,7 +22,6 @@ use rand::{Rng, RngCore, SeedableRng};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::backend::Target;
 use crate::cli::BenchArgs;
 use crate::failure::{one_line, Failure};
 
@@ -30,6 +29,10 @@ use crate::failure::{one_line, Failure};
 pub const MAX_VALUE_SIZE: u64 = 512 << 20;
 /// The most concurrent tasks.
 pub const MAX_CONCURRENCY: u64 = 10_000;
+
+/// The most bytes of values all tasks of a run hold at once
+/// (`--value-size` times `--concurrency`).
+pub const MAX_IN_FLIGHT_BYTES: u64 = 1 << 30;
 /// A task yields to the scheduler after this many operations, so tasks on
 /// a backend that never suspends (memory) still interleave.
 const YIELD_EVERY: u64 = 32;
@@ -48,10 +51,12 @@ const SLOW_OP_NS: u128 = 20_000;
 /// docs/backends/redis.md). `memory://` operations are all client work, so
 /// they get every core; SQL Server keeps the multi-thread runtime it was
 /// measured with.
-pub fn threads(requested: Option<usize>, target: &Target) -> usize {
-    match (requested, target) {
+///
+/// `backend` is what `distcache::backend_of` says of the URL.
+pub fn threads(requested: Option<usize>, backend: Option<&str>) -> usize {
+    match (requested, backend) {
         (Some(n), _) => n.max(1),
-        (None, Target::Redis(_)) => 1,
+        (None, Some("redis")) => 1,
         (None, _) => thread::available_parallelism().map_or(1, usize::from),
     }
 }
@@ -107,6 +112,16 @@ impl BenchConfig {
                 args.concurrency
             )));
         }
+        // Every task holds a value of its own, and the backend a copy in its
+        // command: bounded together, so no pair of limits aborts on allocation.
+        let in_flight = args.value_size.saturating_mul(args.concurrency);
+        if in_flight > MAX_IN_FLIGHT_BYTES {
+            return Err(Failure::usage(format!(
+                "--value-size {} x --concurrency {} is {} bytes in flight, over the limit of \
+                 {MAX_IN_FLIGHT_BYTES} (1 GiB); lower one of them",
+                args.value_size, args.concurrency, in_flight
+            )));
+        }
         if args.ops.is_none() && args.duration.is_zero() {
             return Err(Failure::usage("--duration must be greater than zero"));
         }
@@ -158,7 +173,7 @@ impl Tally {
         }
     }
 
-    fn error(&mut self, e: &cache_abstractions::Error) {
+    fn error(&mut self, e: &distcache::Error) {
         self.errors += 1;
         if self.first_error.is_none() {
             self.first_error = Some(one_line(&e.to_string()));
@@ -694,7 +709,7 @@ async fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cache_memory::MemoryCache;
+    use distcache::cache_memory::MemoryCache;
 
     fn config(stop: Stop, read_ratio: f64) -> BenchConfig {
         BenchConfig {
@@ -754,32 +769,32 @@ mod tests {
         sets_fail: bool,
     }
 
-    #[cache_abstractions::async_trait]
+    #[distcache::async_trait]
     impl DistributedCache for Broken {
-        async fn get(&self, _: &str) -> cache_abstractions::Result<Option<Bytes>> {
-            Err(cache_abstractions::Error::new(
-                cache_abstractions::ErrorKind::Timeout,
+        async fn get(&self, _: &str) -> distcache::Result<Option<Bytes>> {
+            Err(distcache::Error::new(
+                distcache::ErrorKind::Timeout,
                 "no answer",
             ))
         }
-        async fn set(&self, _: &str, _: Bytes, _: &EntryOptions) -> cache_abstractions::Result<()> {
+        async fn set(&self, _: &str, _: Bytes, _: &EntryOptions) -> distcache::Result<()> {
             if self.sets_fail {
-                Err(cache_abstractions::Error::new(
-                    cache_abstractions::ErrorKind::Connection,
+                Err(distcache::Error::new(
+                    distcache::ErrorKind::Connection,
                     "refused",
                 ))
             } else {
                 Ok(())
             }
         }
-        async fn refresh(&self, _: &str) -> cache_abstractions::Result<()> {
+        async fn refresh(&self, _: &str) -> distcache::Result<()> {
             Ok(())
         }
-        async fn remove(&self, _: &str) -> cache_abstractions::Result<()> {
+        async fn remove(&self, _: &str) -> distcache::Result<()> {
             Ok(())
         }
-        fn capabilities(&self) -> cache_abstractions::Capabilities {
-            cache_abstractions::Capabilities::new()
+        fn capabilities(&self) -> distcache::Capabilities {
+            distcache::Capabilities::new()
         }
     }
 
@@ -818,15 +833,13 @@ mod tests {
 
     #[test]
     fn one_thread_for_redis_unless_asked() {
-        let redis = Target::Redis("redis://127.0.0.1/".into());
-        let sql = Target::SqlServer("Server=x".into());
-        let memory = Target::Memory { capacity: None };
-        assert_eq!(threads(None, &redis), 1);
-        assert!(threads(None, &sql) >= 1);
-        assert!(threads(None, &memory) >= 1);
-        assert_eq!(threads(Some(3), &sql), 3);
-        assert_eq!(threads(Some(4), &redis), 4);
-        assert_eq!(threads(Some(1), &memory), 1);
+        let (redis, sql, memory) = (Some("redis"), Some("sqlserver"), Some("memory"));
+        assert_eq!(threads(None, redis), 1);
+        assert!(threads(None, sql) >= 1);
+        assert!(threads(None, memory) >= 1);
+        assert_eq!(threads(Some(3), sql), 3);
+        assert_eq!(threads(Some(4), redis), 4);
+        assert_eq!(threads(Some(1), memory), 1);
     }
 
     #[test]

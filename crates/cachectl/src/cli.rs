@@ -5,28 +5,31 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::BackendFlags;
+use distcache::OpenOptions;
 
-const AFTER_HELP: &str = "\
+/// The help's epilogue: what this build opens comes from the facade, so
+/// the list can never disagree with it.
+fn after_help() -> String {
+    format!(
+        "\
 CACHE URLS:
-  memory://                       in-process cache (the default). It lives only as long
-                                  as this one cachectl invocation, so `set` then `get` in
-                                  two runs never meet; it is the default for `bench`.
-  memory://?capacity=64MiB        the same with a size limit (default 200MiB)
-  redis://[user:pass@]host[:port][/db]   rediss:// for TLS
-  redis+unix:///path/to/sock, unix:///path/to/sock
-  redis+cluster://host:port[,host:port...]   rediss+cluster:// for TLS
-  sqlserver://[user:pass@]host[:port]/database   or an ADO.NET connection string,
-                                  e.g. \"Server=localhost;Database=app;User Id=sa;Password=...\"
+  This cachectl opens {}.
+  memory:// (the default) is an in-process cache. It lives only as long as this one
+  cachectl invocation, so `set` then `get` in two runs never meet; it is the default
+  for `bench`. memory://?capacity=64MiB sets its size limit (default 200MiB).
+  docs/cachectl.md shows every URL form of every backend.
 
 EXIT CODES:
   0  success
   1  miss: `get` or `inspect` found no entry under the key
   2  usage: bad arguments, duration, timestamp or URL (nothing was sent to the cache)
   3  the cache or backend failed: invalid key or entry options, connection refused,
-     timeout, corrupt entry, unsupported operation
+     login rejected, timeout, corrupt entry, unsupported operation
 
-Passwords in URLs and connection strings are never printed.";
+Passwords in URLs and connection strings are never printed.",
+        distcache::supported()
+    )
+}
 
 /// `cachectl`: read, write, inspect and load-test a distributed cache.
 #[derive(Debug, Parser)]
@@ -34,7 +37,7 @@ Passwords in URLs and connection strings are never printed.";
     name = "cachectl",
     version,
     about = "Read, write, inspect and load-test a distributed cache (memory, Redis, SQL Server)",
-    after_help = AFTER_HELP,
+    after_help = after_help(),
     arg_required_else_help = true,
     max_term_width = 100
 )]
@@ -87,8 +90,8 @@ pub struct Cli {
     )]
     pub table: Option<String>,
 
-    /// The backend's connect timeout and per-operation timeout (e.g. 500ms, 10s).
-    #[arg(long, global = true, help_heading = "Connection", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    /// The backend's connect timeout and per-operation timeout (e.g. 500ms, 10s; at most 10m).
+    #[arg(long, global = true, help_heading = "Connection", default_value = "5s", value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// What to do.
@@ -97,19 +100,23 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The backend settings beside the URL.
-    pub fn backend_flags(&self) -> BackendFlags {
+    /// The settings beside the URL, for `distcache::open_with`.
+    pub fn open_options(&self) -> OpenOptions {
         let pool_size = match &self.command {
-            Command::Bench(b) => Some(u32::try_from(b.concurrency.min(64)).unwrap_or(64)),
-            _ => Some(1),
+            Command::Bench(b) => u32::try_from(b.concurrency.min(64)).unwrap_or(64),
+            _ => 1,
         };
-        BackendFlags {
-            instance_name: self.instance_name.clone(),
-            schema: self.schema.clone(),
-            table: self.table.clone(),
-            timeout: Some(self.timeout),
-            pool_size,
+        let mut options = OpenOptions::new()
+            .timeout(self.timeout)
+            .pool_size(pool_size)
+            .schema(&self.schema);
+        if let Some(name) = &self.instance_name {
+            options = options.instance_name(name);
         }
+        if let Some(table) = &self.table {
+            options = options.table(table);
+        }
+        options
     }
 }
 
@@ -233,6 +240,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(t)
         .map_err(|e| format!("{e}; expected a duration such as 500ms, 20s or 5m"))
+}
+
+/// The longest `--timeout`: past it a stuck server is better reported
+/// than waited for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `--timeout`: a duration above zero, at most [`MAX_TIMEOUT`].
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero (e.g. 500ms)".into());
+    }
+    if d > MAX_TIMEOUT {
+        return Err(format!(
+            "{} is over the limit of {}",
+            humantime::format_duration(d),
+            humantime::format_duration(MAX_TIMEOUT)
+        ));
+    }
+    Ok(d)
 }
 
 /// An RFC 3339 instant: `2030-01-31T12:00:00Z`, with optional fractional
@@ -372,6 +399,12 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5s").is_err());
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("11m").is_err());
+        assert!(parse_timeout("100000000000000y").is_err());
+        assert_eq!(parse_timeout("10m"), Ok(MAX_TIMEOUT));
+        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
     }
 
     #[test]
@@ -424,8 +457,8 @@ mod tests {
             let _ = parse_ratio(s);
             let _ = parse_size(s);
             let _ = parse_count(s);
-            let _ = crate::backend::classify(s);
-            let _ = crate::backend::redact(s);
+            let _ = parse_timeout(s);
+            let _ = distcache::Scrubber::new([s]).scrub(s);
         }
     }
 

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
-use cache_abstractions::{Bytes, DistributedCache, EntryInfo, EntryOptions};
+use distcache::{Bytes, DistributedCache, EntryInfo, EntryOptions};
 use serde_json::json;
 
 use crate::cli::ExpiryArgs;
@@ -175,7 +175,7 @@ pub fn inspect_json(key: &str, info: &EntryInfo, now: SystemTime) -> serde_json:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cache_memory::MemoryCache;
+    use distcache::cache_memory::MemoryCache;
     use std::time::UNIX_EPOCH;
 
     fn expiry(

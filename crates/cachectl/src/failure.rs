@@ -3,7 +3,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use cache_abstractions::Error;
+use distcache::Error;
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -80,11 +80,23 @@ impl fmt::Debug for Failure {
 }
 
 impl From<Error> for Failure {
-    /// Any error from the cache (exit 3), flattened to one line: the
-    /// error's own text already includes its source chain.
+    /// Any error from the cache (exit 3), with its causes, on one line.
     fn from(e: Error) -> Self {
-        Failure::cache(one_line(&e.to_string()))
+        Failure::cache(one_line(&chain(&e)))
     }
+}
+
+/// The error and each of its causes once, joined by `: ` (what anyhow's
+/// `{:#}` prints; `Error`'s own `Display` leaves the causes out).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 /// `s` on one line: newlines and tabs become spaces, runs of spaces collapse.
@@ -105,12 +117,15 @@ pub fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cache_abstractions::ErrorKind;
+    use distcache::ErrorKind;
 
     #[test]
     fn cache_errors_are_exit_3_on_one_line() {
         let f = Failure::from(Error::new(ErrorKind::Connection, "refused\n  at host\tx"));
         assert_eq!(f.exit_code(), EXIT_CACHE);
         assert_eq!(f.message(), "connection error: refused at host x");
+        let io = std::io::Error::other("reset");
+        let f = Failure::from(Error::new(ErrorKind::Connection, "lost").with_source(io));
+        assert_eq!(f.message(), "connection error: lost: reset");
     }
 }

@@ -5,7 +5,6 @@
 //! distinct exit status: 0 success, 1 miss, 2 usage, 3 cache or backend
 //! error. See `cachectl --help` and `docs/cachectl.md`.
 
-mod backend;
 mod bench;
 mod cli;
 mod commands;
@@ -16,17 +15,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{Bytes, DistributedCache};
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
+use distcache::{Bytes, DistributedCache, Error, ErrorKind, Scrubber};
 
-use crate::backend::Redactor;
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::failure::{Failure, Outcome, EXIT_USAGE};
 
 fn main() -> ExitCode {
+    // Built first: every line printed from here on goes through it.
+    let scrubber = Scrubber::from_args_and_env(&["CACHE_URL"]);
     // A bug must still end in one line, not a backtrace.
-    std::panic::set_hook(Box::new(|info| {
+    let hook_scrubber = scrubber.clone();
+    std::panic::set_hook(Box::new(move |info| {
         let what = info
             .payload()
             .downcast_ref::<&str>()
@@ -37,47 +38,46 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        say(&format!(
+        say(&hook_scrubber.scrub(&format!(
             "cachectl: error: internal error: {}{at} (this is a bug; please report it)",
             failure::one_line(&what)
-        ));
+        )));
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return clap_exit(&e),
+        Err(e) => return clap_exit(&e, &scrubber),
     };
-    let redactor = Redactor::new(&cli.url);
-    match run(cli) {
+    match run(cli, &scrubber) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Miss(message)) => {
-            say(&format!("cachectl: {}", redactor.scrub(&message)));
+            say(&scrubber.scrub(&format!("cachectl: {message}")));
             ExitCode::from(Outcome::Miss(message).exit_code())
         }
         Err(failure) => {
-            say(&format!(
-                "cachectl: error: {}",
-                redactor.scrub(failure.message())
-            ));
+            say(&scrubber.scrub(&format!("cachectl: error: {}", failure.message())));
             failure.process_exit()
         }
     }
 }
 
-/// One line to stderr; a closed stderr is not worth a panic.
+/// One line to stderr; a closed stderr is not worth a panic. Callers pass
+/// text through the [`Scrubber`] first.
 fn say(line: &str) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 /// Help and version go to stdout (exit 0); no arguments at all prints the
 /// help to stderr (exit 2); every other clap error becomes one line (exit 2).
-fn clap_exit(e: &clap::Error) -> ExitCode {
+fn clap_exit(e: &clap::Error, scrubber: &Scrubber) -> ExitCode {
     match e.kind() {
         ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion => {
-            let _ = e.print();
+            let text = scrubber.scrub(&e.render().to_string());
+            let _ = io::stdout().lock().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
         ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
+            let text = scrubber.scrub(&e.render().to_string());
+            let _ = io::stderr().lock().write_all(text.as_bytes());
             ExitCode::from(EXIT_USAGE)
         }
         _ => {
@@ -92,7 +92,7 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
                 .collect();
             let first = first.join(" ");
             let first = first.strip_prefix("error: ").unwrap_or(&first);
-            say(&format!("cachectl: error: {first} (see --help)"));
+            say(&scrubber.scrub(&format!("cachectl: error: {first} (see --help)")));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -111,15 +111,15 @@ fn read_value(arg: &str) -> Result<Bytes, Failure> {
     Ok(Bytes::from(buf))
 }
 
-fn run(cli: Cli) -> Result<Outcome, Failure> {
-    // Check the URL (and read stdin) before starting anything.
-    let target = backend::classify(&cli.url)?;
-    let value = match &cli.command {
-        Command::Set { value, .. } => Some(read_value(value)?),
-        _ => None,
-    };
+fn run(cli: Cli, scrubber: &Scrubber) -> Result<Outcome, Failure> {
+    let backend = distcache::backend_of(&cli.url);
+    if backend == Some("sqlserver") && cli.table.is_none() {
+        return Err(Failure::usage(
+            "SQL Server needs the cache table: pass --table NAME (or set CACHE_SQL_TABLE)",
+        ));
+    }
     let threads = match &cli.command {
-        Command::Bench(args) => Some(bench::threads(args.threads, &target)),
+        Command::Bench(args) => Some(bench::threads(args.threads, backend)),
         _ => None,
     };
     let mut builder = match threads {
@@ -138,10 +138,30 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
         .thread_name("cachectl")
         .build()
         .map_err(|e| Failure::cache(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(execute(&cli, target.kind(), value));
+    // Open (no I/O: it checks the URL and settings) and read stdin before
+    // anything is sent.
+    let cache = {
+        let _inside = runtime.enter();
+        distcache::open_with(&cli.url, &cli.open_options()).map_err(open_failure)?
+    };
+    let value = match &cli.command {
+        Command::Set { value, .. } => Some(read_value(value)?),
+        _ => None,
+    };
+    let kind = backend.unwrap_or("unknown");
+    let result = runtime.block_on(execute(&cli, cache, kind, value, scrubber));
     // Don't wait for a backend's connection tasks to wind down.
     runtime.shutdown_background();
     result
+}
+
+/// Opening fails only on the URL or settings: a usage error (exit 2) when
+/// they are invalid.
+fn open_failure(e: Error) -> Failure {
+    match e.kind() {
+        ErrorKind::Config => Failure::usage(failure::chain(&e)),
+        _ => Failure::from(e),
+    }
 }
 
 /// The outer deadline: the backend's own timeouts (set to `--timeout`)
@@ -152,36 +172,46 @@ fn deadline(cli: &Cli) -> Duration {
         .saturating_add(Duration::from_millis(500))
 }
 
-async fn connect(cli: &Cli) -> Result<Arc<dyn DistributedCache>, Failure> {
-    let flags = cli.backend_flags();
-    match tokio::time::timeout(deadline(cli), backend::open(&cli.url, &flags)).await {
-        Ok(opened) => opened,
-        Err(_) => Err(Failure::cache(format!(
-            "timed out after {} connecting to {}",
-            humantime::format_duration(deadline(cli)),
-            backend::redact(&cli.url)
-        ))),
-    }
-}
-
-async fn execute(cli: &Cli, kind: &str, value: Option<Bytes>) -> Result<Outcome, Failure> {
+async fn execute(
+    cli: &Cli,
+    cache: Arc<dyn DistributedCache>,
+    kind: &str,
+    value: Option<Bytes>,
+    scrubber: &Scrubber,
+) -> Result<Outcome, Failure> {
     match &cli.command {
-        Command::Bench(args) => bench_command(cli, args, kind).await,
-        _ => match tokio::time::timeout(deadline(cli), single_command(cli, value)).await {
+        Command::Bench(args) => bench_command(cli, cache, args, kind, scrubber).await,
+        _ => match tokio::time::timeout(deadline(cli), single_command(cli, cache, value)).await {
             Ok(result) => result,
             Err(_) => Err(Failure::cache(format!(
                 "timed out after {} talking to {}",
                 humantime::format_duration(deadline(cli)),
-                backend::redact(&cli.url)
+                distcache::redact(&cli.url)
             ))),
         },
     }
 }
 
 /// `bench`: the report to stdout; exit 3 when every operation failed.
-async fn bench_command(cli: &Cli, args: &BenchArgs, kind: &str) -> Result<Outcome, Failure> {
-    let config = bench::BenchConfig::from_args(args, kind, &backend::redact(&cli.url))?;
-    let cache = connect(cli).await?;
+async fn bench_command(
+    cli: &Cli,
+    cache: Arc<dyn DistributedCache>,
+    args: &BenchArgs,
+    kind: &str,
+    scrubber: &Scrubber,
+) -> Result<Outcome, Failure> {
+    let config = bench::BenchConfig::from_args(args, kind, &distcache::redact(&cli.url))?;
+    // Connect within the deadline, as the single commands do.
+    match tokio::time::timeout(deadline(cli), cache.ping()).await {
+        Ok(pinged) => pinged?,
+        Err(_) => {
+            return Err(Failure::cache(format!(
+                "timed out after {} connecting to {}",
+                humantime::format_duration(deadline(cli)),
+                distcache::redact(&cli.url)
+            )))
+        }
+    }
     let report = bench::run(cache, config).await?;
     let text = if args.json {
         format!("{}\n", report.to_json())
@@ -189,6 +219,7 @@ async fn bench_command(cli: &Cli, args: &BenchArgs, kind: &str) -> Result<Outcom
         report.to_table()
     };
     let mut out = io::stdout().lock();
+    let text = scrubber.scrub(&text);
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     if report.all_failed() {
         return Err(Failure::cache(format!(
@@ -200,9 +231,12 @@ async fn bench_command(cli: &Cli, args: &BenchArgs, kind: &str) -> Result<Outcom
     Ok(Outcome::Ok)
 }
 
-/// The single-key commands: connect, one operation.
-async fn single_command(cli: &Cli, value: Option<Bytes>) -> Result<Outcome, Failure> {
-    let cache = backend::open(&cli.url, &cli.backend_flags()).await?;
+/// The single-key commands: one operation (the first one connects).
+async fn single_command(
+    cli: &Cli,
+    cache: Arc<dyn DistributedCache>,
+    value: Option<Bytes>,
+) -> Result<Outcome, Failure> {
     let mut out = io::stdout().lock();
     Ok(match &cli.command {
         Command::Get { key } => commands::get(&*cache, key, &mut out).await?,
@@ -212,7 +246,7 @@ async fn single_command(cli: &Cli, value: Option<Bytes>) -> Result<Outcome, Fail
             if !cache.capabilities().shared {
                 say(
                     "cachectl: note: memory:// lives only for this run; the entry is gone \
-                     when cachectl exits (use a redis:// or sqlserver:// URL to keep it)",
+                     when cachectl exits (use a shared cache's URL to keep it)",
                 );
             }
             outcome

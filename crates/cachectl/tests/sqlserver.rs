@@ -9,7 +9,7 @@
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cache_sqlserver::{schema, TableName};
+use distcache::cache_sqlserver::{schema, TableName};
 
 const ENV: &str = "CACHE_TEST_SQLSERVER";
 
@@ -45,7 +45,8 @@ impl Table {
             .unwrap_or(0);
         let name = format!("cachectl_{tag}_{}_{nanos}", std::process::id());
         let name = TableName::new("dbo", &name).expect("a valid table name");
-        block_on(schema::create_table(cs, &name)).expect("the test table is created");
+        block_on(schema::create_table(&cs.parse().expect("parses"), &name))
+            .expect("the test table is created");
         Table {
             cs: cs.to_string(),
             name,
@@ -55,7 +56,10 @@ impl Table {
 
 impl Drop for Table {
     fn drop(&mut self) {
-        if let Err(e) = block_on(schema::drop_table(&self.cs, &self.name)) {
+        if let Err(e) = block_on(schema::drop_table(
+            &self.cs.parse().expect("parses"),
+            &self.name,
+        )) {
             eprintln!("cachectl tests: could not drop {}: {e}", self.name.quoted());
         }
     }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use cache_abstractions::{DistributedCache, DistributedCacheExt, EntryOptions, ErrorKind};
+use distcache::{DistributedCache, DistributedCacheExt, EntryOptions, ErrorKind, Scrubber};
 use serde::Serialize;
 use serde_json::json;
 
@@ -27,10 +27,25 @@ pub struct AppState {
     pub catalog: Catalog,
     /// This server's name, reported in every response.
     pub server: String,
-    /// Which backend `cache` is (`memory`, `redis`), for `/stats`.
+    /// Which backend `cache` is (`memory`, `redis`), for `/stats` and `/health`.
     pub backend: &'static str,
+    /// The longest `/health` waits for the cache's answer.
+    pub cache_timeout: Duration,
     /// Counters for `/stats`.
     pub counters: Counters,
+    /// Hides the secrets of the settings in every log line.
+    pub scrubber: Scrubber,
+}
+
+impl AppState {
+    /// One log line on stderr, prefixed with this server's name, with every
+    /// secret of the settings hidden.
+    pub fn log(&self, line: &str) {
+        eprintln!(
+            "{}",
+            self.scrubber.scrub(&format!("[{}] {line}", self.server))
+        );
+    }
 }
 
 /// How requests were served, for `/stats`.
@@ -59,7 +74,8 @@ pub fn entry_options(absolute: Option<Duration>, sliding: Option<Duration>) -> E
 ///
 /// - `GET /products/{id}`: the product, through the cache.
 /// - `GET /stats`: this server's upstream call count and cache counters.
-/// - `GET /health`: `{"status":"ok"}` once the server is up.
+/// - `GET /health`: the server is up; `cache` says whether the cache
+///   answers (through [`DistributedCache::ping`]).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/products/{id}", get(get_product))
@@ -127,15 +143,12 @@ pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, Cach
         Ok(None) => {} // a miss: compute it below
         // Something unreadable under our key (another version, another app):
         // treat as a miss; the `set` below overwrites it.
-        Err(e) if e.kind() == ErrorKind::CorruptEntry => {
-            eprintln!("[{}] {key}: ignoring unreadable entry: {e}", state.server);
+        Err(e) if matches!(e.kind(), ErrorKind::CorruptEntry | ErrorKind::Serialization) => {
+            state.log(&format!("{key}: ignoring unreadable entry: {e}"));
         }
         // Cache down or slow: serve without it rather than fail the request.
         Err(e) => {
-            eprintln!(
-                "[{}] cache get failed, using the upstream: {e}",
-                state.server
-            );
+            state.log(&format!("cache get failed, using the upstream: {e}"));
             cache_ok = false;
         }
     }
@@ -147,7 +160,7 @@ pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, Cach
     //    service might cache "not found" too, with a short expiry.)
     if let (Some(p), true) = (&product, cache_ok) {
         if let Err(e) = state.cache.set_json(&key, p, &state.entry_options).await {
-            eprintln!("[{}] cache set failed: {e}", state.server);
+            state.log(&format!("cache set failed: {e}"));
             cache_ok = false;
         }
     }
@@ -187,16 +200,15 @@ async fn get_product(
     };
     counter.fetch_add(1, Ordering::Relaxed);
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    eprintln!(
-        "[{}] GET /products/{id} -> {} in {elapsed_ms} ms{}",
-        state.server,
+    state.log(&format!(
+        "GET /products/{id} -> {} in {elapsed_ms} ms{}",
         outcome.as_str(),
         if product.is_none() {
             " (not found)"
         } else {
             ""
         },
-    );
+    ));
 
     match product {
         Some(product) => Json(ProductResponse {
@@ -236,9 +248,26 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-/// `GET /health`.
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /health`: always 200 while the server runs (it serves from the
+/// upstream when the cache is down); `status` is `ok`, or `degraded` when the
+/// cache does not answer its [`ping`](DistributedCache::ping) within the
+/// cache timeout. Only the error's kind is shown, never its text.
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let cache = match tokio::time::timeout(state.cache_timeout, state.cache.ping()).await {
+        Ok(Ok(())) => json!({ "backend": state.backend, "status": "ok" }),
+        Ok(Err(e)) => {
+            json!({ "backend": state.backend, "status": "unavailable", "error": e.kind().to_string() })
+        }
+        Err(_) => {
+            json!({ "backend": state.backend, "status": "unavailable", "error": ErrorKind::Timeout.to_string() })
+        }
+    };
+    let status = if cache["status"] == "ok" {
+        "ok"
+    } else {
+        "degraded"
+    };
+    Json(json!({ "status": status, "cache": cache }))
 }
 
 /// Any other path.
@@ -256,8 +285,8 @@ fn error(status: StatusCode, message: String) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cache_abstractions::{async_trait, Bytes, Capabilities, Error, Result};
-    use cache_memory::MemoryCache;
+    use distcache::cache_memory::MemoryCache;
+    use distcache::{async_trait, Bytes, Capabilities, Error, Result};
 
     fn state(cache: Arc<dyn DistributedCache>) -> AppState {
         AppState {
@@ -266,7 +295,9 @@ mod tests {
             catalog: Catalog::new(Duration::ZERO),
             server: "t".into(),
             backend: "test",
+            cache_timeout: Duration::from_secs(1),
             counters: Counters::default(),
+            scrubber: Scrubber::default(),
         }
     }
 
@@ -329,6 +360,19 @@ mod tests {
         let s = state(cache);
         assert_eq!(cached_product(&s, 5).await.1, CacheOutcome::Miss);
         assert_eq!(cached_product(&s, 5).await.1, CacheOutcome::Hit);
+    }
+
+    #[tokio::test]
+    async fn health_reports_the_cache_through_ping() {
+        let up = Arc::new(state(Arc::new(MemoryCache::new())));
+        let body = health(State(up)).await.0;
+        assert_eq!(body["status"], "ok", "{body}");
+        assert_eq!(body["cache"]["status"], "ok", "{body}");
+        let down = Arc::new(state(Arc::new(Down)));
+        let body = health(State(down)).await.0;
+        assert_eq!(body["status"], "degraded", "{body}");
+        assert_eq!(body["cache"]["error"], "connection error", "{body}");
+        assert!(!body.to_string().contains("refused"), "kind only: {body}");
     }
 
     #[test]

@@ -1,290 +1,161 @@
-//! Settings, from environment variables or the matching command-line flags
-//! (a flag wins over its variable).
+//! Settings, from command-line flags or their environment variables (a flag
+//! wins over its variable), parsed by clap.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-/// One setting: its flag, its environment variable, its default and what it does.
-struct Setting {
-    flag: &'static str,
-    env: &'static str,
-    default: &'static str,
-    help: &'static str,
-}
+use clap::Parser;
+use distcache::{EntryOptions, OpenOptions};
 
-const LISTEN: Setting = Setting {
-    flag: "--listen",
-    env: "LISTEN",
-    default: "127.0.0.1:3000",
-    help: "address and port to serve on (port 0: any free port)",
-};
-const NAME: Setting = Setting {
-    flag: "--name",
-    env: "SERVER_NAME",
-    default: "",
-    help: "this server's name in responses (default: its listen address)",
-};
-const CACHE_URL: Setting = Setting {
-    flag: "--cache-url",
-    env: "CACHE_URL",
-    default: "memory://",
-    help: "memory://, redis://host:port[/db] (or rediss://, redis+cluster://, ...), sqlserver://... or Server=...;Database=...",
-};
-const INSTANCE_NAME: Setting = Setting {
-    flag: "--instance-name",
-    env: "CACHE_INSTANCE_NAME",
-    default: "example-web:",
-    help: "key prefix in a shared cache (.NET's InstanceName)",
-};
-const SQL_SCHEMA: Setting = Setting {
-    flag: "--sql-schema",
-    env: "CACHE_SQL_SCHEMA",
-    default: "dbo",
-    help: "SQL Server: the cache table's schema",
-};
-const SQL_TABLE: Setting = Setting {
-    flag: "--sql-table",
-    env: "CACHE_SQL_TABLE",
-    default: "Cache",
-    help: "SQL Server: the cache table (made by `sql-cache create`)",
-};
-const CACHE_TIMEOUT: Setting = Setting {
-    flag: "--cache-timeout-ms",
-    env: "CACHE_TIMEOUT_MS",
-    default: "1000",
-    help: "longest wait for a shared cache (per connect and per command) before serving from the upstream",
-};
-const ABSOLUTE: Setting = Setting {
-    flag: "--absolute-secs",
-    env: "CACHE_ABSOLUTE_SECS",
-    default: "300",
-    help: "an entry is recomputed at the latest this long after it was cached (0: never)",
-};
-const SLIDING: Setting = Setting {
-    flag: "--sliding-secs",
-    env: "CACHE_SLIDING_SECS",
-    default: "60",
-    help: "an entry nobody reads for this long is dropped (0: never)",
-};
-const UPSTREAM_DELAY: Setting = Setting {
-    flag: "--upstream-delay-ms",
-    env: "UPSTREAM_DELAY_MS",
-    default: "300",
-    help: "how long the simulated upstream takes per lookup",
-};
+/// The longest `--cache-timeout-ms` and `--upstream-delay-ms`: one minute.
+const MAX_MILLIS: u64 = 60_000;
 
-const SETTINGS: [&Setting; 10] = [
-    &LISTEN,
-    &NAME,
-    &CACHE_URL,
-    &INSTANCE_NAME,
-    &SQL_SCHEMA,
-    &SQL_TABLE,
-    &CACHE_TIMEOUT,
-    &ABSOLUTE,
-    &SLIDING,
-    &UPSTREAM_DELAY,
-];
-
-/// The service's settings.
-#[derive(Clone, Debug)]
+/// cache-example-web: a slow product lookup served through a distributed cache.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "cache-example-web",
+    about = "A slow product lookup served through a distributed cache",
+    after_help = "Every flag can also be set by its environment variable; the flag wins. \
+                  Passwords in CACHE_URL are never printed."
+)]
 pub struct Config {
-    /// Where to listen.
+    /// Address and port to serve on (port 0: any free port).
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
-    /// This server's name in responses; `None` means its listen address.
+
+    /// This server's name in responses (default: its listen address).
+    #[arg(long, env = "SERVER_NAME")]
     pub name: Option<String>,
-    /// Which cache backend to use.
+
+    /// The cache: memory://, a Redis URL, a SQL Server URL or connection
+    /// string (whatever this build's distcache opens).
+    #[arg(
+        long,
+        env = "CACHE_URL",
+        default_value = "memory://",
+        hide_env_values = true
+    )]
     pub cache_url: String,
-    /// The key prefix in a shared cache (Redis).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+
+    /// Key prefix in a shared cache (.NET's InstanceName).
+    #[arg(long, env = "CACHE_INSTANCE_NAME", default_value = "example-web:")]
     pub instance_name: String,
+
     /// SQL Server: the cache table's schema.
-    #[cfg_attr(not(feature = "sqlserver"), allow(dead_code))]
+    #[arg(long, env = "CACHE_SQL_SCHEMA", default_value = "dbo")]
     pub sql_schema: String,
-    /// SQL Server: the cache table.
-    #[cfg_attr(not(feature = "sqlserver"), allow(dead_code))]
+
+    /// SQL Server: the cache table (made by `sql-cache create`).
+    #[arg(long, env = "CACHE_SQL_TABLE", default_value = "Cache")]
     pub sql_table: String,
-    /// The longest wait for a shared cache, per connect and per command.
-    #[cfg_attr(not(any(feature = "redis", feature = "sqlserver")), allow(dead_code))]
+
+    /// Longest wait for a shared cache (per connect and per command) before
+    /// serving from the upstream, in milliseconds (1 to 60000).
+    #[arg(long = "cache-timeout-ms", env = "CACHE_TIMEOUT_MS", default_value = "1000", value_parser = parse_timeout_ms)]
     pub cache_timeout: Duration,
-    /// Absolute expiry, relative to when the entry is cached.
-    pub absolute: Option<Duration>,
-    /// Sliding expiry.
-    pub sliding: Option<Duration>,
-    /// The simulated upstream's latency.
+
+    /// An entry is recomputed at the latest this many seconds after it was
+    /// cached (fractions allowed; 0: never).
+    #[arg(long = "absolute-secs", env = "CACHE_ABSOLUTE_SECS", default_value = "300", value_parser = parse_seconds)]
+    absolute_secs: Duration,
+
+    /// An entry nobody reads for this many seconds is dropped (0: never).
+    #[arg(long = "sliding-secs", env = "CACHE_SLIDING_SECS", default_value = "60", value_parser = parse_seconds)]
+    sliding_secs: Duration,
+
+    /// How long the simulated upstream takes per lookup, in milliseconds (at most 60000).
+    #[arg(long = "upstream-delay-ms", env = "UPSTREAM_DELAY_MS", default_value = "300", value_parser = parse_delay_ms)]
     pub upstream_delay: Duration,
 }
 
-/// What [`Config::from_args`] found instead of a configuration.
-#[derive(Debug)]
-pub enum ConfigError {
-    /// `--help` was asked for.
-    Help,
-    /// A setting is missing its value or is malformed.
-    Invalid(String),
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Help => f.write_str("help requested"),
-            ConfigError::Invalid(msg) => f.write_str(msg),
-        }
-    }
-}
-
-/// The usage text for `--help`.
-pub fn usage() -> String {
-    let mut s = String::from(
-        "cache-example-web: a slow product lookup served through a distributed cache\n\n\
-         usage: cache-example-web [FLAG VALUE]...\n\n\
-         Every flag can also be set by its environment variable; the flag wins.\n\n",
-    );
-    for set in SETTINGS {
-        let default = if set.default.is_empty() {
-            String::new()
-        } else {
-            format!(" [default: {}]", set.default)
-        };
-        s.push_str(&format!(
-            "  {:<22} {:<20} {}{}\n",
-            set.flag, set.env, set.help, default
-        ));
-    }
-    s
-}
-
 impl Config {
-    /// Reads the settings from `args` (without the program name), falling
-    /// back to the environment as read by `env`, then to the defaults.
-    pub fn from_args<I, E>(args: I, env: E) -> Result<Config, ConfigError>
-    where
-        I: IntoIterator<Item = String>,
-        E: Fn(&str) -> Option<String>,
-    {
-        let mut flags: Vec<(&'static str, String)> = Vec::new();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            if arg == "-h" || arg == "--help" {
-                return Err(ConfigError::Help);
-            }
-            // Both `--flag value` and `--flag=value`.
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) => (f.to_string(), Some(v.to_string())),
-                None => (arg.clone(), None),
-            };
-            let Some(setting) = SETTINGS.iter().find(|s| s.flag == flag) else {
-                // Only the flag: a mistyped `--cache_url=redis://:pw@h`
-                // must not print the password.
-                return Err(ConfigError::Invalid(format!(
-                    "unknown argument '{flag}' (see --help)"
-                )));
-            };
-            let value = match inline {
-                Some(v) => v,
-                None => args
-                    .next()
-                    .ok_or_else(|| ConfigError::Invalid(format!("{flag} needs a value")))?,
-            };
-            flags.push((setting.flag, value));
-        }
-        let get = |s: &Setting| -> String {
-            flags
-                .iter()
-                .rev()
-                .find(|(f, _)| *f == s.flag)
-                .map(|(_, v)| v.clone())
-                .or_else(|| env(s.env).filter(|v| !v.is_empty()))
-                .unwrap_or_else(|| s.default.to_string())
-        };
+    /// Absolute expiry, relative to when the entry is cached; `None`: never.
+    pub fn absolute(&self) -> Option<Duration> {
+        Some(self.absolute_secs).filter(|d| !d.is_zero())
+    }
 
-        let listen = get(&LISTEN);
-        let listen = listen.parse::<SocketAddr>().map_err(|_| {
-            ConfigError::Invalid(format!(
-                "{}/{}: '{listen}' is not an address such as 127.0.0.1:3000",
-                LISTEN.flag, LISTEN.env
-            ))
-        })?;
-        let name = Some(get(&NAME)).filter(|n| !n.is_empty());
-        Ok(Config {
-            listen,
-            name,
-            cache_url: get(&CACHE_URL),
-            instance_name: get(&INSTANCE_NAME),
-            sql_schema: get(&SQL_SCHEMA),
-            sql_table: get(&SQL_TABLE),
-            cache_timeout: millis(&CACHE_TIMEOUT, &get(&CACHE_TIMEOUT))?,
-            absolute: seconds(&ABSOLUTE, &get(&ABSOLUTE))?,
-            sliding: seconds(&SLIDING, &get(&SLIDING))?,
-            upstream_delay: millis(&UPSTREAM_DELAY, &get(&UPSTREAM_DELAY))?,
-        })
+    /// Sliding expiry; `None`: never.
+    pub fn sliding(&self) -> Option<Duration> {
+        Some(self.sliding_secs).filter(|d| !d.is_zero())
+    }
+
+    /// The settings beside the URL, for `distcache::open_with`.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions::new()
+            .timeout(self.cache_timeout)
+            .instance_name(&self.instance_name)
+            .schema(&self.sql_schema)
+            .table(&self.sql_table)
+    }
+
+    /// The entry options every product is cached with, checked now against
+    /// the same rules every `set` applies, so expiry settings no cache would
+    /// accept stop the server at startup instead of failing every request.
+    pub fn entry_options(&self) -> Result<EntryOptions, String> {
+        let options = crate::app::entry_options(self.absolute(), self.sliding());
+        options
+            .resolve(SystemTime::now())
+            .map_err(|e| format!("--absolute-secs / --sliding-secs: {e}"))?;
+        Ok(options)
     }
 }
 
 /// Seconds, fractions allowed (`1.5`); `0` means "not set".
-fn seconds(setting: &Setting, value: &str) -> Result<Option<Duration>, ConfigError> {
-    let invalid = || {
-        ConfigError::Invalid(format!(
-            "{}/{}: '{value}' is not a number of seconds",
-            setting.flag, setting.env
-        ))
-    };
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    let invalid = || format!("'{value}' is not a number of seconds");
     let secs: f64 = value.trim().parse().map_err(|_| invalid())?;
-    let d = Duration::try_from_secs_f64(secs).map_err(|_| invalid())?;
-    Ok(Some(d).filter(|d| !d.is_zero()))
+    Duration::try_from_secs_f64(secs).map_err(|_| invalid())
 }
 
-/// Whole milliseconds.
-fn millis(setting: &Setting, value: &str) -> Result<Duration, ConfigError> {
-    value
+/// Whole milliseconds, at most [`MAX_MILLIS`].
+fn millis(value: &str) -> Result<Duration, String> {
+    let ms: u64 = value
         .trim()
-        .parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| {
-            ConfigError::Invalid(format!(
-                "{}/{}: '{value}' is not a number of milliseconds",
-                setting.flag, setting.env
-            ))
-        })
+        .parse()
+        .map_err(|_| format!("'{value}' is not a whole number of milliseconds"))?;
+    if ms > MAX_MILLIS {
+        return Err(format!("{ms} ms is over the limit of {MAX_MILLIS} ms"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn parse_timeout_ms(value: &str) -> Result<Duration, String> {
+    match millis(value)? {
+        d if d.is_zero() => Err("must be at least 1 ms".into()),
+        d => Ok(d),
+    }
+}
+
+fn parse_delay_ms(value: &str) -> Result<Duration, String> {
+    millis(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_args(args.iter().map(|s| s.to_string()), move |k| {
-            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        })
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("cache-example-web").chain(args.iter().copied()))
     }
 
     #[test]
     fn defaults() {
-        let c = parse(&[], &[]).unwrap();
+        let c = parse(&[]).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(c.cache_url, "memory://");
-        assert_eq!(c.name, None);
-        assert_eq!(c.absolute, Some(Duration::from_secs(300)));
-        assert_eq!(c.sliding, Some(Duration::from_secs(60)));
+        assert_eq!(c.absolute(), Some(Duration::from_secs(300)));
+        assert_eq!(c.sliding(), Some(Duration::from_secs(60)));
         assert_eq!(c.upstream_delay, Duration::from_millis(300));
         assert_eq!(c.cache_timeout, Duration::from_secs(1));
+        assert!(c.entry_options().is_ok());
     }
 
     #[test]
-    fn flags_win_over_env() {
-        let c = parse(
-            &["--name", "a", "--absolute-secs=1.5"],
-            &[("SERVER_NAME", "b"), ("CACHE_SLIDING_SECS", "0")],
-        )
-        .unwrap();
+    fn flags_and_zero_meaning_never() {
+        let c = parse(&["--name", "a", "--absolute-secs=1.5", "--sliding-secs", "0"]).unwrap();
         assert_eq!(c.name.as_deref(), Some("a"));
-        assert_eq!(c.absolute, Some(Duration::from_millis(1500)));
-        assert_eq!(c.sliding, None);
+        assert_eq!(c.absolute(), Some(Duration::from_millis(1500)));
+        assert_eq!(c.sliding(), None);
     }
 
     #[test]
@@ -294,18 +165,26 @@ mod tests {
             &["--absolute-secs", "-1"],
             &["--sliding-secs", "NaN"],
             &["--upstream-delay-ms", "soon"],
+            &["--upstream-delay-ms", "60001"],
+            &["--cache-timeout-ms", "0"],
+            &["--cache-timeout-ms", "99999999999999999999"],
             &["--bogus", "1"],
             &["--name"],
         ] {
-            assert!(
-                matches!(parse(args, &[]), Err(ConfigError::Invalid(_))),
-                "{args:?}"
-            );
+            assert!(parse(args).is_err(), "{args:?}");
         }
-        assert!(matches!(parse(&["--help"], &[]), Err(ConfigError::Help)));
-        // A mistyped flag with an inline URL: the password is not echoed.
-        let e = parse(&["--cache_url=redis://:s3cret@h"], &[]).unwrap_err();
-        assert!(!e.to_string().contains("s3cret"), "{e}");
-        assert!(e.to_string().contains("--cache_url"), "{e}");
+    }
+
+    #[test]
+    fn expiry_no_cache_accepts_is_refused_up_front() {
+        // Issue 10, item 8: 1e15 s parsed, then failed every set.
+        for args in [
+            &["--absolute-secs", "1e15"][..],
+            &["--sliding-secs", "1e12"],
+        ] {
+            let c = parse(args).unwrap();
+            let e = c.entry_options().unwrap_err();
+            assert!(e.contains("invalid entry options"), "{args:?}: {e}");
+        }
     }
 }

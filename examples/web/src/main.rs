@@ -16,98 +16,138 @@
 //! settings. The pattern itself is [`app::cached_product`].
 
 mod app;
-mod backend;
 mod catalog;
 mod config;
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::error::ErrorKind as ClapErrorKind;
+use clap::Parser;
+use distcache::{ErrorKind, Scrubber};
+
 use crate::app::{AppState, Counters};
 use crate::catalog::Catalog;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+
+/// The variables that may hold a URL with a password.
+const SECRET_VARS: &[&str] = &["CACHE_URL"];
 
 fn main() -> ExitCode {
-    // `std::env::args` would panic on an argument that is not UTF-8.
-    let args: Option<Vec<String>> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string().ok())
-        .collect();
-    let Some(args) = args else {
-        eprintln!("cache-example-web: an argument is not valid UTF-8 (see --help)");
-        return ExitCode::from(2);
-    };
-    let config = match Config::from_args(args, |k| std::env::var(k).ok()) {
+    // Built first: everything printed from here on goes through it, clap's
+    // messages included (they echo mistyped arguments as given).
+    let scrubber = Scrubber::from_args_and_env(SECRET_VARS);
+    let config = match Config::try_parse() {
         Ok(c) => c,
-        Err(ConfigError::Help) => {
-            print!("{}", config::usage());
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            eprintln!("cache-example-web: {e}");
-            return ExitCode::from(2);
+            let text = scrubber.scrub(&e.render().to_string());
+            return match e.kind() {
+                ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion => {
+                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                    ExitCode::from(2)
+                }
+            };
         }
     };
+    let say = |line: &str| eprintln!("{}", scrubber.scrub(&format!("cache-example-web: {line}")));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("cache-example-web: cannot start the runtime: {e}");
+            say(&format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, scrubber.clone())) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("cache-example-web: {e}");
+        Err(Failure::Usage(e)) => {
+            say(&e);
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            say(&e);
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
-    // Fail fast on a wrong CACHE_URL; once running, a cache outage only
-    // makes requests slower (see `app::cached_product`).
-    let (cache, backend) = backend::open(&config).await?;
+/// Why the server stopped early.
+enum Failure {
+    /// A setting is wrong (exit 2).
+    Usage(String),
+    /// The server could not run (exit 1).
+    Runtime(String),
+}
+
+async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
+    // Settings are checked before anything starts: a wrong CACHE_URL or an
+    // expiry no cache accepts stops the server here. The cache itself
+    // connects on first use; a cache that is down only makes requests
+    // slower (see `app::cached_product`) and shows in `/health`.
+    let entry_options = config.entry_options().map_err(Failure::Usage)?;
+    let cache = distcache::open_with(&config.cache_url, &config.open_options())
+        .map_err(|e| Failure::Usage(format!("CACHE_URL: {e}")))?;
+    let backend = distcache::backend_of(&config.cache_url).unwrap_or("unknown");
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("cannot read the listen address: {e}"))?;
+        .map_err(|e| Failure::Runtime(format!("cannot read the listen address: {e}")))?;
     let server = config.name.clone().unwrap_or_else(|| local.to_string());
 
     let state = Arc::new(AppState {
         cache,
-        entry_options: app::entry_options(config.absolute, config.sliding),
+        entry_options,
         catalog: Catalog::new(config.upstream_delay),
         server: server.clone(),
         backend,
+        cache_timeout: config.cache_timeout,
         counters: Counters::default(),
+        scrubber,
     });
 
     // The first line on stdout says where to connect (scripts and the
     // end-to-end test read it, which matters with port 0).
     println!("listening on http://{local}");
-    eprintln!(
-        "[{server}] cache {backend} ({}), absolute expiry {}, sliding {}, upstream delay {} ms",
-        backend::redact(&config.cache_url),
-        describe(config.absolute),
-        describe(config.sliding),
+    state.log(&format!(
+        "cache {backend} ({}), absolute expiry {}, sliding {}, upstream delay {} ms",
+        distcache::redact(&config.cache_url),
+        describe(config.absolute()),
+        describe(config.sliding()),
         config.upstream_delay.as_millis(),
-    );
+    ));
+    // Say now, not at the first request, if the cache cannot be reached;
+    // a login the server rejects will not get better by itself: stop.
+    match tokio::time::timeout(config.cache_timeout, state.cache.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) if matches!(e.kind(), ErrorKind::Authentication | ErrorKind::Config) => {
+            return Err(Failure::Usage(format!("the cache refused: {e}")));
+        }
+        Ok(Err(e)) => state.log(&format!(
+            "warning: the cache is unavailable ({e}); serving from the upstream until it answers"
+        )),
+        Err(_) => state.log(
+            "warning: the cache did not answer within the cache timeout; \
+             serving from the upstream until it does",
+        ),
+    }
 
-    axum::serve(listener, app::router(state))
+    axum::serve(listener, app::router(Arc::clone(&state)))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server error: {e}"))?;
-    eprintln!("[{server}] shut down");
+        .map_err(|e| Failure::Runtime(format!("server error: {e}")))?;
+    state.log("shut down");
     Ok(())
 }
-
 fn describe(d: Option<std::time::Duration>) -> String {
     d.map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64()))
 }

@@ -414,12 +414,27 @@ fn redis_cache_is_shared_survives_restarts_and_expires() {
     assert_eq!(again["cache"], "hit", "{again}");
     assert_eq!(computed(&again), computed(&recomputed));
 
+    // /health reports the cache through ping().
+    let (status, health) = http_get(a.addr, "/health").unwrap();
+    assert_eq!(
+        (status, &health["cache"]["status"]),
+        (200, &"ok".into()),
+        "{health}"
+    );
+    assert_eq!(health["cache"]["backend"], "redis", "{health}");
+
     // Cache down: requests still succeed, from the upstream, and say so.
     // When Redis is back (empty: it keeps no data on disk here), caching
     // resumes by itself.
     redis.stop();
     let down = a.product(7);
     assert_eq!(down["cache"], "unavailable", "{down}");
+    let (status, health) = http_get(a.addr, "/health").unwrap();
+    assert_eq!(
+        (status, &health["status"]),
+        (200, &"degraded".into()),
+        "{health}"
+    );
     redis.restart();
     // Each server notices its broken connections on first use, so it may
     // answer "unavailable" once more before reconnecting.
@@ -501,4 +516,49 @@ fn non_utf8_argument_exits_2_without_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Issue 10, item 2: settings mistakes that carry a password end in exit 2,
+/// and the password reaches neither stdout nor stderr (clap's messages go
+/// through the redactor too).
+#[test]
+fn no_mistake_prints_the_password() {
+    let mistakes: &[&[&str]] = &[
+        &["--cache-url", "app:hunter2@host:6379"],
+        &["--cache-url", ":hunter2@host:6379"],
+        &["--cache-url", "nosuch://u:hunter2/x?y#z@h"],
+        &["redis://u:hunter2@h:6379"],
+        &["--listen", "redis://u:hunter2@h:6379"],
+        &["--cache_url=redis://u:hunter2@h:6379"],
+        &["--cache-timeout-ms", "redis://u:hunter2@h:6379"],
+        &[
+            "--absolute-secs",
+            "1e15",
+            "--cache-url",
+            "redis://u:hunter2@127.0.0.1:1",
+        ],
+    ];
+    for args in mistakes {
+        let out = Command::new(BIN)
+            .args(*args)
+            .env_remove("CACHE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the example binary runs");
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {shown}");
+        assert!(!shown.contains("hunter2"), "{args:?} printed: {shown}");
+    }
+    let out = Command::new(BIN)
+        .env("CACHE_URL", "app:hunter2@host:6379")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the example binary runs");
+    let shown = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
 }

@@ -189,8 +189,7 @@ impl Harness for RedisHarness {
             .max_key_bytes(TEST_MAX_KEY_BYTES)
             .connect_timeout(Duration::from_secs(2))
             .command_timeout(Duration::from_secs(10))
-            .build()
-            .await?;
+            .build()?;
         Ok(Arc::new(cache))
     }
 
@@ -231,7 +230,6 @@ impl ServerOutage {
             .connect_timeout(OUTAGE_CONNECT)
             .command_timeout(OUTAGE_COMMAND)
             .build()
-            .await
             .expect("cache over the outage server");
         ServerOutage {
             server,
@@ -275,7 +273,6 @@ impl ClusterOutage {
             .connect_timeout(OUTAGE_CONNECT)
             .command_timeout(OUTAGE_COMMAND)
             .build()
-            .await
             .expect("cache over the outage cluster");
         ClusterOutage {
             cluster: Some(cluster),

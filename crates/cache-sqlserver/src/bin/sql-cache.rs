@@ -181,9 +181,10 @@ fn main() -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return usage_error(e.message()),
             };
-            if let Err(e) = cache_sqlserver::ConnectionString::parse(&connection_string) {
-                return usage_error(&e.to_string());
-            }
+            let connection = match cache_sqlserver::ConnectionString::parse(&connection_string) {
+                Ok(cs) => cs,
+                Err(e) => return usage_error(&e.to_string()),
+            };
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -191,7 +192,7 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return failure(&format!("cannot start: {e}")),
             };
-            match runtime.block_on(schema::create_table(&connection_string, &table)) {
+            match runtime.block_on(schema::create_table(&connection, &table)) {
                 Ok(CreateOutcome::Created) => {
                     println!("Table and index were created successfully.");
                     ExitCode::SUCCESS

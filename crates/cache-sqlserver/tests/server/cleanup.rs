@@ -26,7 +26,6 @@ async fn cache_with(
         .background_cleanup(background)
         .expired_items_deletion_interval(Duration::from_secs(300))
         .build()
-        .await
         .unwrap()
 }
 

@@ -4,7 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cache_abstractions::support::dotnet::Ticks;
 use cache_sqlserver::{schema, ConnectionString, SqlServerCache, TableName};
+
+/// .NET ticks in a day.
+const TICKS_PER_DAY: u64 = Ticks::PER_DAY.get() as u64;
 use rand::Rng;
 use tiberius::Client;
 use tokio::net::TcpStream;
@@ -55,7 +59,7 @@ impl Tables {
         let table = unique_table(tag);
         // Remember before creating: a half-made table is dropped as well.
         self.created.lock().unwrap().push(table.clone());
-        let outcome = schema::create_table(&self.cs, &table)
+        let outcome = schema::create_table(&parse(&self.cs), &table)
             .await
             .unwrap_or_else(|e| panic!("creating {table}: {e}"));
         assert_eq!(outcome, schema::CreateOutcome::Created);
@@ -89,7 +93,7 @@ impl Drop for Tables {
             };
             rt.block_on(async {
                 for t in tables {
-                    if let Err(e) = schema::drop_table(&cs, &t).await {
+                    if let Err(e) = schema::drop_table(&parse(&cs), &t).await {
                         eprintln!("cache-sqlserver tests: could not drop {t}: {e}");
                     }
                 }
@@ -97,6 +101,11 @@ impl Drop for Tables {
         });
         let _ = dropper.join();
     }
+}
+
+/// The test server's connection string, parsed.
+pub fn parse(cs: &str) -> ConnectionString {
+    ConnectionString::parse(cs).expect("CACHE_TEST_SQLSERVER parses")
 }
 
 /// A cache over `table` with short timeouts for tests.
@@ -108,7 +117,6 @@ pub async fn cache_over(cs: &str, table: &TableName) -> SqlServerCache {
         .connect_timeout(Duration::from_secs(10))
         .command_timeout(Duration::from_secs(30))
         .build()
-        .await
         .expect("a valid test configuration")
 }
 
@@ -131,13 +139,7 @@ pub async fn raw(cs: &str) -> Raw {
 
 /// A datetimeoffset(7) parameter at `t`, UTC.
 pub fn dto(t: std::time::SystemTime) -> tiberius::ColumnData<'static> {
-    const TICKS_PER_DAY: u64 = 864_000_000_000;
-    let ticks = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_nanos() as u64
-        / 100
-        + 621_355_968_000_000_000;
+    let ticks = ticks(t);
     let days = (ticks / TICKS_PER_DAY) as u32;
     let time = tiberius::time::Time::new(ticks % TICKS_PER_DAY, 7);
     tiberius::ColumnData::DateTimeOffset(Some(tiberius::time::DateTimeOffset::new(
@@ -153,7 +155,7 @@ pub fn ticks_of(cell: &tiberius::ColumnData<'_>) -> Option<u64> {
             let dt = d.datetime2();
             let scale = dt.time().scale();
             Some(
-                u64::from(dt.date().days()) * 864_000_000_000
+                u64::from(dt.date().days()) * TICKS_PER_DAY
                     + dt.time().increments() * 10u64.pow(u32::from(7 - scale)),
             )
         }
@@ -163,11 +165,7 @@ pub fn ticks_of(cell: &tiberius::ColumnData<'_>) -> Option<u64> {
 
 /// .NET ticks of a `SystemTime`, truncated to 100 ns.
 pub fn ticks(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_nanos() as u64
-        / 100
-        + 621_355_968_000_000_000
+    Ticks::from_instant(t).get() as u64
 }
 
 /// Runs `sql` with `params` and returns every row as cells.

@@ -101,7 +101,6 @@ impl Harness for SqlHarness {
             .connect_timeout(Duration::from_secs(5))
             .command_timeout(Duration::from_secs(5))
             .build()
-            .await
             .expect("a valid configuration");
         Some(Box::new(ProxyOutage {
             cache: Arc::new(cache),

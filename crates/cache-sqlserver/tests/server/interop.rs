@@ -212,7 +212,6 @@ async fn rows_written_by_dotnet_read_right() {
         .table(t.table())
         .clock(Arc::new(clock.clone()))
         .build()
-        .await
         .unwrap();
     assert_eq!(
         cache.get("dotnet:sliding").await.unwrap().as_deref(),
@@ -300,7 +299,6 @@ async fn rows_written_here_carry_dotnet_values() {
         .table(t.table())
         .clock(Arc::new(clock.clone()))
         .build()
-        .await
         .unwrap();
     let s = |n: u64| Duration::from_secs(n);
     cache

@@ -14,6 +14,7 @@ mod cleanup;
 mod common;
 mod conformance;
 mod interop;
+mod login;
 mod proxy;
 mod soak;
 mod tool;

@@ -48,7 +48,6 @@ async fn soak_through_proxy_faults_has_no_wrong_value() {
         .connect_timeout(CONNECT_TIMEOUT)
         .command_timeout(COMMAND_TIMEOUT)
         .build()
-        .await
         .expect("a valid configuration");
     let mut config = SoakConfig::short(soak_duration());
     config.op_timeout = CONNECT_TIMEOUT + COMMAND_TIMEOUT;

@@ -60,7 +60,9 @@ async fn idempotent_script_runs_twice() {
             .await
             .unwrap_or_else(|e| panic!("running the idempotent script: {e}"));
     }
-    assert!(cache_sqlserver::schema::table_exists(&cs, &t)
-        .await
-        .unwrap());
+    assert!(
+        cache_sqlserver::schema::table_exists(&common::parse(&cs), &t)
+            .await
+            .unwrap()
+    );
 }

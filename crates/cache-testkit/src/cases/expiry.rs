@@ -76,7 +76,7 @@ async fn overwrite_replaces_expiry(h: &dyn Harness) -> Timed {
         key("sliding-then-none"),
         key("abs-then-longer"),
     );
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &a, "a1", &expires_in(1.0)).await;
     set(&cache, &b, "b1", &sliding(1.0)).await;
     set(&cache, &c, "c1", &expires_in(1.0)).await;
@@ -113,7 +113,7 @@ async fn overwrite_adds_expiry(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
     let k = key("none-then-abs");
     set(&cache, &k, "v1", &EntryOptions::new()).await;
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &k, "v2", &expires_in(1.0)).await;
     let got = cache.get(&k).await;
     t.on_time(0.0, "set and get")?;
@@ -134,7 +134,7 @@ pub async fn rule_07_absolute_expiration(h: &dyn Harness) -> Outcome {
 
 async fn absolute_expiration(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     type Make = fn() -> EntryOptions;
     let cases: [(&str, Make); 4] = [
         ("relative 1 s", || expires_in(1.0)),
@@ -193,7 +193,7 @@ pub async fn rule_07_reads_never_extend_absolute(h: &dyn Harness) -> Outcome {
 
 async fn reads_never_extend_absolute(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     type Make = fn() -> EntryOptions;
     let entries: [(&str, String, Make, bool); 3] = [
         (
@@ -252,7 +252,7 @@ pub async fn rule_08_sliding_expires_when_idle(h: &dyn Harness) -> Outcome {
 async fn sliding_expires_when_idle(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
     let k = key("idle");
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &k, "v", &sliding(2.0)).await;
     let got = cache.get(&k).await;
     t.on_time(0.0, "set and get")?;
@@ -278,7 +278,7 @@ async fn get_restarts_window(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
     let (kept, left) = (key("read every second"), key("read once"));
     let inspected = key("inspected");
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &kept, "v", &sliding(2.0)).await;
     set(&cache, &left, "v", &sliding(2.0)).await;
     set(&cache, &inspected, "v", &sliding(2.0)).await;
@@ -337,7 +337,7 @@ pub async fn rule_08_refresh_restarts_window(h: &dyn Harness) -> Outcome {
 async fn refresh_restarts_window(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
     let (kept, left) = (key("refreshed every second"), key("refreshed once"));
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &kept, "v", &sliding(2.0)).await;
     set(&cache, &left, "v", &sliding(2.0)).await;
     t.on_time(0.0, "the sets")?;
@@ -377,7 +377,7 @@ async fn sliding_capped_by_absolute(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
     let options = EntryOptions::new().sliding(secs(4.0)).expires_in(secs(1.5));
     let (unread, read) = (key("unread"), key("read"));
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &unread, "v", &options).await;
     set(&cache, &read, "v", &options).await;
     t.on_time(0.0, "the sets")?;
@@ -406,7 +406,7 @@ async fn no_options_uses_default(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
     let default = cache.capabilities().default_options;
     let k = key("default");
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     set(&cache, &k, "v", &EntryOptions::new()).await;
     t.on_time(0.0, "the set")?;
     // Where the backend can describe the entry, it must carry the default:
@@ -511,7 +511,7 @@ async fn expired_is_invisible(h: &dyn Harness) -> Timed {
         ),
         (key("sliding, read"), "sliding 1 s", sliding(1.0), false),
     ];
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     for (k, _, options, _) in &entries {
         set(&cache, k, "v", options).await;
     }
@@ -551,9 +551,6 @@ pub async fn time_sub_granularity_rounds_up(h: &dyn Harness) -> Outcome {
 
 async fn sub_granularity_rounds_up(h: &dyn Harness) -> Timed {
     let cache = fresh(h).await;
-    // Open connections first, so the 300 ms below measure the backend's
-    // rounding, not its first connect.
-    ok(cache.get(&key("warm-up")).await, "warm-up get");
     type Make = fn() -> EntryOptions;
     let cases: [(&str, Make); 3] = [
         ("relative 300 ms", || expires_in(0.3)),
@@ -567,7 +564,7 @@ async fn sub_granularity_rounds_up(h: &dyn Harness) -> Timed {
         let k = key(name);
         // Judged only if set and get took under 250 ms: a correct backend
         // with millisecond granularity may drop the entry at 300 ms.
-        let t = Timeline::start();
+        let t = Timeline::start(&*cache).await;
         ok(cache.set(&k, "v".into(), &options()).await, name);
         let got = cache.get(&k).await;
         t.within(secs(0.25), &format!("{name}: set and get"))?;
@@ -578,7 +575,7 @@ async fn sub_granularity_rounds_up(h: &dyn Harness) -> Timed {
         );
     }
     let k = key("relative 300 ms, later");
-    let t = Timeline::start();
+    let t = Timeline::start(&*cache).await;
     ok(cache.set(&k, "v".into(), &expires_in(0.3)).await, "set");
     t.on_time(0.0, "the set")?;
     t.at(2.5).await;

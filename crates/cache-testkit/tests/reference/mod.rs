@@ -248,6 +248,10 @@ pub struct RefCache {
     fault: Option<Fault>,
     link: Option<Arc<Link>>,
     caps: Capabilities,
+    /// A lazy connect: the first operation on this cache waits this long
+    /// (a login), as a backend that connects on first use does.
+    login: Option<Duration>,
+    logged_in: AtomicBool,
 }
 
 const ONE_MIB: usize = 1 << 20;
@@ -277,6 +281,12 @@ impl RefCache {
     /// What every operation does first: validation (rule 5) before any I/O
     /// (rule 15), unless [`Fault::IoBeforeValidation`] swaps them.
     async fn begin(&self, key: &str) -> Result<String> {
+        if let Some(login) = self.login {
+            if !self.logged_in.load(Ordering::SeqCst) {
+                tokio::time::sleep(login).await;
+                self.logged_in.store(true, Ordering::SeqCst);
+            }
+        }
         if self.has(Fault::IoBeforeValidation) {
             self.io().await?;
         }
@@ -777,6 +787,7 @@ const FOREIGN: [&str; 3] = [
 pub struct RefHarness {
     fault: Option<Fault>,
     caps: Capabilities,
+    login: Option<Duration>,
     stores: Mutex<HashMap<String, Arc<Store>>>,
 }
 
@@ -784,6 +795,15 @@ impl RefHarness {
     /// The correct reference backend.
     pub fn correct() -> Self {
         RefHarness::default()
+    }
+
+    /// The correct reference backend, connecting lazily: the first
+    /// operation of every cache it makes takes `login`.
+    pub fn correct_lazy_login(login: Duration) -> Self {
+        RefHarness {
+            login: Some(login),
+            ..RefHarness::default()
+        }
     }
 
     /// The correct reference backend declaring `caps` (a key limit, a
@@ -833,6 +853,8 @@ impl RefHarness {
             fault: self.fault,
             link,
             caps: self.caps.clone(),
+            login: self.login,
+            logged_in: AtomicBool::new(false),
         }
     }
 }
@@ -880,6 +902,8 @@ impl Harness for RefHarness {
             fault: self.fault,
             link: Some(Arc::clone(&link)),
             caps: self.caps.clone(),
+            login: self.login,
+            logged_in: AtomicBool::new(false),
         };
         Some(Box::new(RefOutage {
             cache: Arc::new(cache),

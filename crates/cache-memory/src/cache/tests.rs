@@ -8,7 +8,8 @@ fn cache_with_clock() -> (MemoryCache, ManualClock) {
     let cache = MemoryCache::builder()
         .clock(Arc::new(clock.clone()))
         .reap_interval(None)
-        .build();
+        .build()
+        .unwrap();
     (cache, clock)
 }
 
@@ -76,7 +77,8 @@ async fn size_limit_evicts_and_rejects_oversized_values() {
     let cache = MemoryCache::builder()
         .capacity_bytes(64 * 1024)
         .reap_interval(None)
-        .build();
+        .build()
+        .unwrap();
     let big = Bytes::from(vec![0u8; 128 * 1024]);
     let err = cache
         .set("big", big, &EntryOptions::new())
@@ -103,7 +105,8 @@ async fn size_limit_evicts_and_rejects_oversized_values() {
 async fn expired_entries_are_reclaimed_without_reads() {
     let cache = MemoryCache::builder()
         .reap_interval(Some(Duration::from_millis(50)))
-        .build();
+        .build()
+        .unwrap();
     let opts = EntryOptions::new().expires_in(Duration::from_millis(100));
     for i in 0..1000 {
         cache
@@ -165,7 +168,8 @@ async fn entry_that_cannot_fit_with_its_key_is_rejected_not_dropped() {
     let cache = MemoryCache::builder()
         .capacity_bytes(ENTRY_OVERHEAD + 100)
         .reap_interval(None)
-        .build();
+        .build()
+        .unwrap();
     let value = Bytes::from(vec![7u8; 100]);
     let err = cache
         .set("key", value.clone(), &EntryOptions::new())
