@@ -186,7 +186,7 @@ fn rate(
                     let mut n = 0u64;
                     let mut i = t * 7;
                     // Bounded: the slice ends it, and so does a count cap.
-                    while n < 20_000_000 && (n % 64 != 0 || start.elapsed() < slice) {
+                    while n < 20_000_000 && (!n.is_multiple_of(64) || start.elapsed() < slice) {
                         reader.get(&keys[i & (KEYS - 1)]).await;
                         i = i.wrapping_add(1);
                         n += 1;
