@@ -26,7 +26,9 @@ async fn open_with_passes_the_clock() {
     let cache = distcache::open_with("memory://", &options).unwrap();
     let in_10s = EntryOptions::new().expires_in(Duration::from_secs(10));
     cache.set("k", "v".into(), &in_10s).await.unwrap();
-    clock.advance(Duration::from_secs(10));
+    clock.advance(Duration::from_secs(9));
+    assert!(cache.get("k").await.unwrap().is_some());
+    clock.advance(Duration::from_secs(2));
     assert_eq!(cache.get("k").await.unwrap(), None);
 }
 
