@@ -59,6 +59,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+pub mod backplane;
 mod builder;
 mod cache;
 mod codec;
@@ -68,6 +69,7 @@ mod options;
 mod outcome;
 mod tags;
 
+pub use backplane::{Backplane, MemoryBackplane};
 pub use builder::{
     HybridCacheBuilder, Invalidation, InvalidationHook, DEFAULT_COMPRESSION_THRESHOLD,
     DEFAULT_LOCAL_CAPACITY_BYTES, DEFAULT_TAG_CHECK_INTERVAL, DEFAULT_TAG_KEY_PREFIX,
