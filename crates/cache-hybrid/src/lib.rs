@@ -67,6 +67,8 @@ mod flight;
 mod format;
 mod options;
 mod outcome;
+#[cfg(feature = "redis")]
+mod redis_backplane;
 mod tags;
 
 pub use backplane::{Backplane, MemoryBackplane};

@@ -76,8 +76,8 @@ async fn while_down_local_copies_live_at_most_the_outage_bound_and_a_reconnect_d
 
     // Down: a change made behind B's back (straight in the shared tier, as
     // a message lost in the outage would be) shows within the outage bound.
-    switched.emit(Event::Disconnected);
     seed(&a, &[&b], "out:1", "old", "t").await;
+    switched.emit(Event::Disconnected);
     tier.set("out:1", a_payload_of(&a, "new").await, &Default::default())
         .await
         .unwrap();
