@@ -436,7 +436,7 @@ impl Lanes {
         let mut slot = self.lanes.get(lane)?.lock().ok()?;
         let c = slot.as_mut()?;
         c.uses = c.uses.wrapping_add(1);
-        let stale = c.uses % AGE_CHECK_EVERY == 0 && c.since.elapsed() >= LANE_TTL;
+        let stale = c.uses.is_multiple_of(AGE_CHECK_EVERY) && c.since.elapsed() >= LANE_TTL;
         if stale || c.broken.load(Ordering::Relaxed) {
             return None;
         }

@@ -23,6 +23,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use cache_hybrid::HybridCache;
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 use distcache::{ErrorKind, Scrubber};
@@ -105,6 +106,7 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
     let server = config.name.clone().unwrap_or_else(|| local.to_string());
 
     let state = Arc::new(AppState {
+        hybrid: HybridCache::new(Arc::clone(&cache)),
         cache,
         entry_options,
         catalog: Catalog::new(config.upstream_delay),

@@ -444,6 +444,33 @@ fn redis_cache_is_shared_survives_restarts_and_expires() {
     assert_eq!(shared["cache"], "hit", "{shared}");
 }
 
+/// Stampede protection: 50 concurrent first requests for one product cost
+/// this instance exactly one upstream call (the others wait for it).
+#[test]
+fn concurrent_first_requests_make_one_upstream_call() {
+    let s = Service::start(
+        "f",
+        &[("CACHE_URL", "memory://"), ("UPSTREAM_DELAY_MS", "300")],
+    );
+    let addr = s.addr;
+    let requests: Vec<_> = (0..50)
+        .map(|_| thread::spawn(move || http_get(addr, "/products/77")))
+        .collect();
+    for r in requests {
+        let (status, body) = r
+            .join()
+            .expect("request thread")
+            .unwrap_or_else(|e| panic!("GET /products/77: {e}"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["product"]["id"], 77, "{body}");
+    }
+    assert_eq!(
+        s.upstream_calls(),
+        1,
+        "50 concurrent first requests for one product must make 1 upstream call"
+    );
+}
+
 /// Proof 4, the contrast: with in-process caches, each server calls the
 /// upstream for the same product and keeps its own copy.
 #[test]
