@@ -18,6 +18,7 @@
 mod app;
 mod catalog;
 mod config;
+mod telemetry;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -96,6 +97,10 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
     let cache = distcache::open_with(&config.cache_url, &config.open_options())
         .map_err(|e| Failure::Usage(format!("CACHE_URL: {e}")))?;
     let backend = distcache::backend_of(&config.cache_url).unwrap_or("unknown");
+    // Logs (RUST_LOG, default info) and the /metrics recorder, installed
+    // before the cache is wrapped: the wrapper registers its metrics then.
+    let metrics = telemetry::install(&scrubber).map_err(Failure::Runtime)?;
+    let cache = telemetry::instrument(cache, backend);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -143,7 +148,8 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
         ),
     }
 
-    axum::serve(listener, app::router(Arc::clone(&state)))
+    let router = app::router(Arc::clone(&state)).merge(telemetry::metrics_route(metrics));
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Failure::Runtime(format!("server error: {e}")))?;
