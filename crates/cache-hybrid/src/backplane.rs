@@ -1,9 +1,9 @@
-//! The backplane: tells the other instances of a [`HybridCache`] that a key,
+//! The backplane: tells the other instances of a [`HybridCache`](crate::HybridCache) that a key,
 //! a tag or everything changed, so they drop their local copies at once
 //! instead of serving them until their local expiration.
 //!
 //! - Every instance publishes, after a local `set`, `remove`,
-//!   `remove_by_tag` or [`HybridCache::clear_local_everywhere`], a
+//!   `remove_by_tag` or [`HybridCache::clear_local_everywhere`](crate::HybridCache::clear_local_everywhere), a
 //!   [`Message`] carrying its own [`InstanceId`]; it ignores messages with
 //!   its own id.
 //! - Publishing is off the caller's path: one task per cache sends the
@@ -20,6 +20,34 @@
 //!
 //! Transports: [`MemoryBackplane`] (instances in one process; tests) and,
 //! with the `redis` feature, Redis pub/sub (`cache_redis::RedisBackplane`).
+//!
+//! ```
+//! use cache_hybrid::{HybridCache, HybridEntryOptions, MemoryBackplane};
+//! use cache_memory::MemoryCache;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> cache_abstractions::Result<()> {
+//! let shared = Arc::new(MemoryCache::new()); // Redis in production
+//! let bus = Arc::new(MemoryBackplane::new()); // cache_redis::RedisBackplane
+//! let make = || {
+//!     HybridCache::builder()
+//!         .distributed(shared.clone())
+//!         .backplane(bus.clone())
+//!         .outage_local_expiration(Duration::from_secs(5))
+//!         .build()
+//! };
+//! let (a, b) = (make()?, make()?);
+//! # while b.stats().backplane_connects == 0 { tokio::task::yield_now().await; }
+//! let options = HybridEntryOptions::new();
+//! a.set("price", &10, &options).await?;
+//! assert_eq!(b.get::<i32>("price").await?.unwrap().value, 10); // now local in b
+//! a.set("price", &12, &options).await?; // b's copy is dropped on the message
+//! # while b.stats().backplane_messages < 2 { tokio::task::yield_now().await; }
+//! assert_eq!(b.get::<i32>("price").await?.unwrap().value, 12);
+//! # Ok(()) }
+//! ```
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
