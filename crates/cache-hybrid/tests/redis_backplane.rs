@@ -135,3 +135,82 @@ async fn propagation_delay() {
         delays[delays.len() - 1]
     );
 }
+
+/// The child half of `a_change_reaches_another_process`: run by the parent
+/// as this test binary with `BACKPLANE_CHILD_URL` set; ignored otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run as a child process by a_change_reaches_another_process"]
+async fn backplane_child_process() {
+    let Ok(url) = std::env::var("BACKPLANE_CHILD_URL") else {
+        return;
+    };
+    let b = redis_instance(&url, "bp-process:", HOUR);
+    connected(&[&b], 1).await;
+    assert_eq!(value(&b, "p:1").await.as_deref(), Some("old"));
+    assert_eq!(
+        b.get::<String>("p:1").await.unwrap().unwrap().source,
+        Source::Local
+    );
+    println!("CHILD-READY");
+    let fresh = || async { value(&b, "p:1").await.as_deref() == Some("new") };
+    assert!(
+        eventually(PROPAGATION_BOUND, fresh).await,
+        "the change did not reach this process"
+    );
+    println!("CHILD-SAW-NEW");
+}
+
+/// A change in this process evicts the local copy in another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_another_process() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let server = RedisServer::start();
+    let a = redis_instance(&server.url(), "bp-process:", HOUR);
+    connected(&[&a], 1).await;
+    seed(&a, &[], "p:1", "old", "t").await;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "backplane_child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("BACKPLANE_CHILD_URL", server.url())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .by_ref()
+            .map_while(|l| l.ok())
+            .any(|l| l.contains("CHILD-READY"));
+        (ready, lines)
+    });
+    let (ready, lines) = tokio::time::timeout(Duration::from_secs(60), lines)
+        .await
+        .expect("the child did not get ready")
+        .unwrap();
+    assert!(ready, "the child ended before it was ready");
+    a.set("p:1", "new", &HybridEntryOptions::new().expires_in(HOUR))
+        .await
+        .unwrap();
+    // Read to the end: a reader dropped early would break the child's pipe.
+    let saw = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+        rest.iter().any(|l| l.contains("CHILD-SAW-NEW"))
+    })
+    .await
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        saw && status.success(),
+        "the other process kept the old value ({status})"
+    );
+}
