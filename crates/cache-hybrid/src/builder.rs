@@ -7,6 +7,7 @@ use std::time::Duration;
 use cache_abstractions::{Clock, DistributedCache, Error, Result, SystemClock};
 use cache_memory::MemoryCache;
 
+use crate::backplane::{self, Attachment, Backplane, DEFAULT_OUTAGE_LOCAL_EXPIRATION};
 use crate::cache::{HybridCache, Inner};
 use crate::codec::Codec;
 use crate::options::{HybridEntryOptions, DEFAULT_EXPIRATION};
@@ -36,6 +37,8 @@ pub enum Invalidation<'a> {
     /// Every entry carrying this tag was invalidated (at this instant, in
     /// microseconds since the Unix epoch).
     Tag(&'a str, u64),
+    /// Every local copy was dropped ([`HybridCache::clear_local_everywhere`]).
+    All,
 }
 
 /// Configures a [`HybridCache`]. Every setting has a default; `build` does
@@ -69,6 +72,8 @@ pub struct HybridCacheBuilder {
     compression_threshold: Option<usize>,
     clock: Arc<dyn Clock>,
     hook: Option<InvalidationHook>,
+    backplane: Option<Arc<dyn Backplane>>,
+    outage_local_expiration: Duration,
 }
 
 impl fmt::Debug for HybridCacheBuilder {
@@ -79,6 +84,7 @@ impl fmt::Debug for HybridCacheBuilder {
             .field("defaults", &self.defaults)
             .field("tag_check_interval", &self.tag_check_interval)
             .field("codec", &self.codec)
+            .field("backplane", &self.backplane)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +102,8 @@ impl Default for HybridCacheBuilder {
             compression_threshold: Some(DEFAULT_COMPRESSION_THRESHOLD),
             clock: Arc::new(SystemClock),
             hook: None,
+            backplane: None,
+            outage_local_expiration: DEFAULT_OUTAGE_LOCAL_EXPIRATION,
         }
     }
 }
@@ -170,14 +178,37 @@ impl HybridCacheBuilder {
         self
     }
 
+    /// Tells the other instances on `backplane` about every local `set`,
+    /// `remove` and `remove_by_tag`, and evicts local copies on what they
+    /// tell (see the [`backplane`](crate::backplane) module). `build` must
+    /// then run within a tokio runtime (it starts the backplane's tasks).
+    pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> Self {
+        self.backplane = Some(backplane);
+        self
+    }
+
+    /// While the backplane is down (or not yet connected), the local tier
+    /// is cleared this often, so no local copy is served longer than this
+    /// without the backplane (default 5 s). Only with a backplane.
+    pub fn outage_local_expiration(mut self, at_most: Duration) -> Self {
+        self.outage_local_expiration = at_most;
+        self
+    }
+
     /// Builds the cache. Synchronous, no I/O; a tokio runtime is needed only
-    /// by the calls.
+    /// by the calls (and by `build` itself with a backplane).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Config`](cache_abstractions::ErrorKind::Config) for a
-    /// local capacity of zero or a zero tag check interval.
+    /// local capacity of zero, a zero tag check interval or outage
+    /// expiration, or a backplane outside a tokio runtime.
     pub fn build(self) -> Result<HybridCache> {
+        if self.outage_local_expiration.is_zero() {
+            return Err(Error::config(
+                "the outage local expiration must be greater than zero",
+            ));
+        }
         if self.tag_check_interval.is_zero() {
             return Err(Error::config(
                 "the tag check interval must be greater than zero",
@@ -192,7 +223,27 @@ impl HybridCacheBuilder {
             Some(d) => d.capabilities(),
             None => cache_abstractions::DistributedCache::capabilities(&local),
         };
-        Ok(HybridCache::from_inner(Inner {
+        let attachment = self.backplane.map(|backplane| Attachment {
+            backplane,
+            outage_local_expiration: self.outage_local_expiration,
+        });
+        let publisher = attachment
+            .as_ref()
+            .map(backplane::start_publisher)
+            .transpose()?;
+        let hook = match (&publisher, self.hook) {
+            (Some(p), user) => {
+                let p = Arc::clone(p);
+                Some(Arc::new(move |what: Invalidation<'_>| {
+                    p.send(what);
+                    if let Some(user) = &user {
+                        user(what);
+                    }
+                }) as InvalidationHook)
+            }
+            (None, user) => user,
+        };
+        let cache = HybridCache::from_inner(Inner {
             local,
             distributed: self.distributed,
             capabilities,
@@ -202,9 +253,13 @@ impl HybridCacheBuilder {
             defaults: self.defaults,
             default_local_expiration: self.default_local_expiration,
             tags: Tags::new(self.tag_check_interval, self.tag_prefix),
-            hook: self.hook,
+            hook,
             flights: Default::default(),
             counters: Default::default(),
-        }))
+        });
+        if let (Some(attachment), Some(publisher)) = (&attachment, &publisher) {
+            cache.listen(attachment, publisher.id())?;
+        }
+        Ok(cache)
     }
 }

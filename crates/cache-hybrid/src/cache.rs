@@ -313,6 +313,21 @@ impl HybridCache {
         self.inner.tags.record(tag, at_micros, self.inner.now());
     }
 
+    /// Drops every local copy, in this instance and (through the backplane,
+    /// if any) in every other one. The distributed tier is untouched.
+    pub fn clear_local_everywhere(&self) {
+        self.inner.local.clear();
+        self.notify(Invalidation::All);
+    }
+
+    pub(crate) fn listen(
+        &self,
+        attachment: &crate::backplane::Attachment,
+        me: crate::backplane::InstanceId,
+    ) -> Result<()> {
+        crate::backplane::listen(&self.inner, attachment, me)
+    }
+
     fn notify(&self, what: Invalidation<'_>) {
         if let Some(hook) = &self.inner.hook {
             hook(what);

@@ -23,6 +23,10 @@
 //!   refresh. A distributed-tier outage never fails `get_or_create`: it is
 //!   logged (`tracing`, target `cache_hybrid`) and counted in
 //!   [`HybridStats::distributed_errors`].
+//! - **Backplane** ([`backplane`]): other instances drop their local copies
+//!   within milliseconds of a change here (Redis pub/sub with the `redis`
+//!   feature, or [`MemoryBackplane`]); while it is down, local copies live
+//!   at most a short, configurable time.
 //! - **Payloads** carry a small versioned header with a checksum (see the
 //!   `format` table in docs/hybrid.md): a foreign, corrupt or other-codec
 //!   payload is a miss and gets overwritten, never a wrong value.
@@ -59,6 +63,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+pub mod backplane;
 mod builder;
 mod cache;
 mod codec;
@@ -66,8 +71,11 @@ mod flight;
 mod format;
 mod options;
 mod outcome;
+#[cfg(feature = "redis")]
+mod redis_backplane;
 mod tags;
 
+pub use backplane::{Backplane, MemoryBackplane};
 pub use builder::{
     HybridCacheBuilder, Invalidation, InvalidationHook, DEFAULT_COMPRESSION_THRESHOLD,
     DEFAULT_LOCAL_CAPACITY_BYTES, DEFAULT_TAG_CHECK_INTERVAL, DEFAULT_TAG_KEY_PREFIX,

@@ -114,6 +114,10 @@ pub struct HybridStats {
     pub stale_served: u64,
     /// Distributed-tier operations that failed (absorbed or returned).
     pub distributed_errors: u64,
+    /// Backplane (re)connects (each one cleared the local tier).
+    pub backplane_connects: u64,
+    /// Backplane messages from other instances applied to the local tier.
+    pub backplane_messages: u64,
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +128,8 @@ pub(crate) struct Counters {
     pub factory_errors: AtomicU64,
     pub stale_served: AtomicU64,
     pub distributed_errors: AtomicU64,
+    pub backplane_connects: AtomicU64,
+    pub backplane_messages: AtomicU64,
 }
 
 impl Counters {
@@ -140,6 +146,8 @@ impl Counters {
             factory_errors: r(&self.factory_errors),
             stale_served: r(&self.stale_served),
             distributed_errors: r(&self.distributed_errors),
+            backplane_connects: r(&self.backplane_connects),
+            backplane_messages: r(&self.backplane_messages),
         }
     }
 }

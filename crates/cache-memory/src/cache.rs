@@ -88,6 +88,13 @@ impl MemoryCache {
         self.inner.entries.weighted_size()
     }
 
+    /// Drops every entry at once (later reads miss; the memory is reclaimed
+    /// in the background). For a hybrid cache's local tier that can no
+    /// longer trust what it holds (a backplane outage).
+    pub fn clear(&self) {
+        self.inner.entries.invalidate_all();
+    }
+
     /// Applies pending evictions and reclaims expired entries now.
     pub fn run_pending_tasks(&self) {
         self.inner.entries.run_pending_tasks();

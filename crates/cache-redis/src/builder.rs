@@ -258,7 +258,7 @@ impl RedisCacheBuilder {
     }
 
     /// The validated settings.
-    fn into_config(self) -> Result<Config> {
+    pub(crate) fn into_config(self) -> Result<Config> {
         let target = if self.cluster_nodes.is_empty() {
             match &self.url {
                 Some(url) => Target::parse(url)?,

@@ -171,6 +171,21 @@ impl Connector {
 }
 
 fn standalone(config: &Config, url: &str) -> Result<Kind> {
+    let client = client(config, url)?;
+    let driver = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.command_timeout));
+    Ok(Kind::Pool {
+        client,
+        config: driver,
+        pool: OnceLock::new(),
+        lanes: Lanes::new(config.pool_size as usize),
+        failures: ConnectFailures::new(),
+    })
+}
+
+/// The driver's client for one server (credentials and TLS applied), no I/O.
+pub(crate) fn client(config: &Config, url: &str) -> Result<Client> {
     // The driver's parse error may quote the URL, and so a password:
     // report the failure without it.
     let mut info = url
@@ -187,7 +202,7 @@ fn standalone(config: &Config, url: &str) -> Result<Kind> {
     if url.to_ascii_lowercase().starts_with("rediss") {
         install_crypto_provider();
     }
-    let client = match &config.tls_root_cert {
+    match &config.tls_root_cert {
         #[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
         Some(pem) => Client::build_with_tls(
             info,
@@ -200,17 +215,7 @@ fn standalone(config: &Config, url: &str) -> Result<Kind> {
         Some(_) => return Err(no_tls()),
         None => Client::open(info),
     }
-    .map_err(|e| Error::config(format!("invalid redis settings ({})", e.category())))?;
-    let driver = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.command_timeout));
-    Ok(Kind::Pool {
-        client,
-        config: driver,
-        pool: OnceLock::new(),
-        lanes: Lanes::new(config.pool_size as usize),
-        failures: ConnectFailures::new(),
-    })
+    .map_err(|e| Error::config(format!("invalid redis settings ({})", e.category())))
 }
 
 /// redis-rs takes a custom root certificate for a cluster only with rustls.

@@ -94,6 +94,7 @@
 // Examples need a server, so they define functions that are compiled, not run.
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+mod backplane;
 mod builder;
 mod cache;
 mod config;
@@ -107,6 +108,7 @@ pub mod fuzzing;
 mod scripts;
 mod url;
 
+pub use backplane::{PubSubEvent, RedisBackplane, BACKPLANE_CHANNEL_SUFFIX};
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use url::{redact, URL_SCHEMES};

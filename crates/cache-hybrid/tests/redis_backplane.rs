@@ -1,0 +1,216 @@
+//! The Redis backplane against a real redis-server (cache-testkit's
+//! fixture): three instances, each with its own distributed-tier client and
+//! its own backplane connections (as three processes would have), a server
+//! restart, an outage, and the propagation delay (ignored by default).
+#![cfg(feature = "redis")]
+
+mod scenarios;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cache_abstractions::{DistributedCache, OpenOptions};
+use cache_hybrid::{Backplane, HybridCache, HybridEntryOptions, Source};
+use cache_redis::RedisCacheBuilder;
+use cache_testkit::redis_server::RedisServer;
+use scenarios::*;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn redis_instance(url: &str, name: &str, outage: Duration) -> HybridCache {
+    let options = OpenOptions::new()
+        .instance_name(name)
+        .timeout(Duration::from_secs(1));
+    let builder = RedisCacheBuilder::from_url(url, &options).unwrap();
+    let tier: Arc<dyn DistributedCache> = Arc::new(builder.clone().build().unwrap());
+    let backplane: Arc<dyn Backplane> = Arc::new(builder.build_backplane().unwrap());
+    instance(tier, backplane, outage)
+}
+
+fn three(url: &str, name: &str, outage: Duration) -> [HybridCache; 3] {
+    [(); 3].map(|_| redis_instance(url, name, outage))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_on_one_instance_evict_the_others_local_copies() {
+    let server = RedisServer::start();
+    let [a, b, c] = three(&server.url(), "bp-basic:", HOUR);
+    changes_reach_the_others(&a, &b, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_instance_names_do_not_hear_each_other() {
+    let server = RedisServer::start();
+    let a = redis_instance(&server.url(), "bp-one:", HOUR);
+    let b = redis_instance(&server.url(), "bp-other:", HOUR);
+    connected(&[&a, &b], 1).await;
+    a.set("k", "v", &HybridEntryOptions::new()).await.unwrap();
+    a.remove("k").await.unwrap();
+    // A marker on a's own channel: once a listener of a's name would have
+    // heard it, b (another name) must still have heard nothing.
+    let c = redis_instance(&server.url(), "bp-one:", HOUR);
+    connected(&[&c], 1).await;
+    a.remove("marker").await.unwrap();
+    assert!(
+        eventually(PROPAGATION_BOUND, || async {
+            c.stats().backplane_messages >= 1
+        })
+        .await
+    );
+    assert_eq!(b.stats().backplane_messages, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_bounds_local_copies_and_a_restart_resubscribes() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let outage = Duration::from_millis(300);
+    let [a, b, c] = three(&url, "bp-outage:", outage);
+    connected(&[&a, &b, &c], 1).await;
+    seed(&a, &[&b, &c], "o:1", "old", "t").await;
+
+    // Down: Redis (tier and backplane) is gone. The local copies would live
+    // an hour; with the backplane down they go within the outage bound
+    // (then reads miss: the distributed tier is unreachable).
+    server.stop();
+    for o in [&b, &c] {
+        let gone = || async { o.get::<String>("o:1").await.unwrap().is_none() };
+        assert!(
+            eventually(PROPAGATION_BOUND, gone).await,
+            "local copy outlived the outage bound"
+        );
+    }
+
+    // Back (empty data set): every instance resubscribes by itself, and
+    // changes propagate again.
+    server.restart();
+    connected(&[&a, &b, &c], 2).await;
+    changes_reach_the_others(&a, &b, &c).await;
+}
+
+/// Propagation delay: from the return of `set` on A to the first read on
+/// B that sees the new value (B polls its local tier; once evicted, the
+/// read goes to Redis). Run with
+/// `cargo nextest run -p cache-hybrid --features redis --run-ignored only propagation`
+/// (or `cargo test ... -- --ignored --nocapture`); the figure is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: prints p50/p99, asserts nothing about time"]
+async fn propagation_delay() {
+    const ROUNDS: usize = 300;
+    let server = RedisServer::start();
+    let [a, b, _c] = three(&server.url(), "bp-measure:", HOUR);
+    connected(&[&a, &b], 1).await;
+    let options = HybridEntryOptions::new().expires_in(HOUR);
+    let mut delays = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let key = "measure";
+        a.set(key, &(round as u64), &options).await.unwrap();
+        let seen =
+            || async { b.get::<u64>(key).await.unwrap().map(|f| f.value) == Some(round as u64) };
+        // Make B hold the current value locally.
+        assert!(eventually(PROPAGATION_BOUND, seen).await);
+        assert_eq!(
+            b.get::<u64>(key).await.unwrap().unwrap().source,
+            Source::Local
+        );
+        let next = round as u64 + 1_000_000;
+        a.set(key, &next, &options).await.unwrap();
+        let sent = Instant::now();
+        let deadline = sent + PROPAGATION_BOUND;
+        loop {
+            if b.get::<u64>(key).await.unwrap().map(|f| f.value) == Some(next) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "round {round}: not propagated");
+            tokio::task::yield_now().await;
+        }
+        delays.push(sent.elapsed());
+    }
+    delays.sort();
+    let at = |q: f64| delays[((delays.len() as f64 * q) as usize).min(delays.len() - 1)];
+    println!(
+        "propagation over {ROUNDS} rounds: p50 {:?}, p99 {:?}, max {:?}",
+        at(0.50),
+        at(0.99),
+        delays[delays.len() - 1]
+    );
+}
+
+/// The child half of `a_change_reaches_another_process`: run by the parent
+/// as this test binary with `BACKPLANE_CHILD_URL` set; ignored otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run as a child process by a_change_reaches_another_process"]
+async fn backplane_child_process() {
+    let Ok(url) = std::env::var("BACKPLANE_CHILD_URL") else {
+        return;
+    };
+    let b = redis_instance(&url, "bp-process:", HOUR);
+    connected(&[&b], 1).await;
+    assert_eq!(value(&b, "p:1").await.as_deref(), Some("old"));
+    assert_eq!(
+        b.get::<String>("p:1").await.unwrap().unwrap().source,
+        Source::Local
+    );
+    println!("CHILD-READY");
+    let fresh = || async { value(&b, "p:1").await.as_deref() == Some("new") };
+    assert!(
+        eventually(PROPAGATION_BOUND, fresh).await,
+        "the change did not reach this process"
+    );
+    println!("CHILD-SAW-NEW");
+}
+
+/// A change in this process evicts the local copy in another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_another_process() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let server = RedisServer::start();
+    let a = redis_instance(&server.url(), "bp-process:", HOUR);
+    connected(&[&a], 1).await;
+    seed(&a, &[], "p:1", "old", "t").await;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "backplane_child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("BACKPLANE_CHILD_URL", server.url())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .by_ref()
+            .map_while(|l| l.ok())
+            .any(|l| l.contains("CHILD-READY"));
+        (ready, lines)
+    });
+    let (ready, lines) = tokio::time::timeout(Duration::from_secs(60), lines)
+        .await
+        .expect("the child did not get ready")
+        .unwrap();
+    assert!(ready, "the child ended before it was ready");
+    a.set("p:1", "new", &HybridEntryOptions::new().expires_in(HOUR))
+        .await
+        .unwrap();
+    // Read to the end: a reader dropped early would break the child's pipe.
+    let saw = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+        rest.iter().any(|l| l.contains("CHILD-SAW-NEW"))
+    })
+    .await
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        saw && status.success(),
+        "the other process kept the old value ({status})"
+    );
+}
