@@ -224,3 +224,22 @@ proptest! {
         rt.block_on(cache.remove(&key)).expect("remove");
     }
 }
+
+/// Edges the fuzz targets reached (docs/reliability.md): the last
+/// nanosecond of year 9999 truncates to the last tick, so it is in range.
+#[test]
+fn tick_edges() {
+    let last_second = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    for nanos in [0, 999_999_900, 999_999_999] {
+        check::ticks(
+            last_second + Duration::from_nanos(nanos),
+            Duration::MAX,
+            i64::MAX,
+        );
+    }
+    check::ticks(
+        UNIX_EPOCH - Duration::from_secs(62_135_596_800),
+        Duration::ZERO,
+        0,
+    );
+}

@@ -6,7 +6,8 @@
 //! proxy also stalls (the server looks frozen) and refuses (it looks down).
 //!
 //! `CACHE_SOAK_SECS` sets the run's length (default 24 s, enough for each
-//! of the six faults once; the long run in docs/reliability.md used 600).
+//! of the six faults once; the long run in docs/reliability.md used 420,
+//! under `cargo test`: nextest ends any test after 180 s).
 
 use std::process::Command;
 use std::sync::Arc;

@@ -636,6 +636,14 @@ fn parse_server(server: &str) -> Result<(String, u16)> {
 
 fn parse_url(s: &str) -> Result<ConnectionString> {
     let url = url::Url::parse(s).map_err(|e| Error::config(format!("SQL Server URL: {e}")))?;
+    // An '@' after the host means user info holding an unescaped '/', '?'
+    // or '#' was cut short: its rest (the password) would read as the
+    // database and be printed. Refuse it (found by fuzzing).
+    if url[url::Position::BeforePath..].contains('@') {
+        return Err(Error::config(
+            "SQL Server URL: '@' after the host; percent-encode '/', '?', '#' and '@' in the user name and password",
+        ));
+    }
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())

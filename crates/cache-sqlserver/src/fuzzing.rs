@@ -177,6 +177,11 @@ pub mod check {
     /// A connection string whose password holds `secret`: neither its
     /// printed forms nor a parse error show it.
     pub fn connection_string_hides(text: &str, secret: &str) {
+        let redacted = crate::redact(text);
+        assert!(
+            !redacted.contains(secret),
+            "redact({text:?}) = {redacted:?}"
+        );
         match ConnectionString::parse(text) {
             Ok(cs) => {
                 let shown = format!("{cs} {cs:?}");
