@@ -128,7 +128,7 @@ pub fn latency(
         let mut rng = XorShift::new(99);
         let deadline = Instant::now() + duration;
         let mut n = 0u64;
-        while n < max_samples && (n % BATCH != 0 || Instant::now() < deadline) {
+        while n < max_samples && (!n.is_multiple_of(BATCH) || Instant::now() < deadline) {
             let k = &keys[rng.below(keys.len())];
             let t0 = Instant::now();
             match op {
