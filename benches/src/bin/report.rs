@@ -84,6 +84,7 @@ fn run() -> Res {
     md.push_str(&foot_md);
     md.push_str(&redis_md);
     md.push_str(&profile_md);
+    md.push_str(&instructions_section(&results.join("instructions.tsv")));
     analysis(&mut md);
     missing(&mut md, &env, &redis);
 
@@ -1219,7 +1220,16 @@ fn redis_section(r: &RedisResults, perf: &Path, targets: &mut Vec<TargetRow>) ->
         )?;
         let _ = writeln!(
             md,
-            "### Throughput against concurrency (GET, 1 KiB)\n\n![Redis throughput](perf/throughput-redis.svg)\n"
+            "### Throughput against concurrency (GET, 1 KiB)\n\n![Redis throughput](perf/throughput-redis.svg)\n\n\
+             Wall clock, and **not like for like**: each curve is its own harness. \
+             `cache-redis` is `cachectl bench` (the backend's `get`, which sends `HMGET key absexp \
+             sldexp data`; multi-thread tokio runtime, one task a client); `redis-rs (raw)` is \
+             `benches/src/bin/redis-raw.rs` (plain `GET` on one multiplexed connection, \
+             multi-thread runtime); `redis-benchmark` is the server's own C client (`GET`, \
+             one connection a client). Compare the cache with raw redis-rs by the like-for-like \
+             figures instead: the instruction counts below (same `HMGET`, same current-thread \
+             runtime, same task count) and `cargo bench -p cache-benches --bench redis -- --ratio` \
+             (alternating slices, same runtime).\n"
         );
         let mut names: Vec<String> = pts.iter().map(|p| p.target.clone()).collect();
         names.sort_by_key(|n| (rank(n), n.clone()));
@@ -1341,6 +1351,41 @@ fn redis_section(r: &RedisResults, perf: &Path, targets: &mut Vec<TargetRow>) ->
         latency_table(&mut md, &pts);
     }
     Ok(md)
+}
+
+/// The instruction-count table `cargo xtask bench` writes
+/// (`instructions.tsv`, from `benches/src/bin/instructions.rs` under
+/// callgrind), or nothing when the run had none.
+fn instructions_section(path: &Path) -> String {
+    let mut md = String::new();
+    let Ok(text) = fs::read_to_string(path) else {
+        return md;
+    };
+    let _ = writeln!(md, "## Instructions per operation (callgrind)\n");
+    let _ = writeln!(
+        md,
+        "Counts, not seconds: comparable across machines, machine load and commits. \
+         `benches/src/bin/instructions.rs` runs a fixed number of warm operations of one \
+         case (1,024 keys of 1 KiB, filled and read once first) and callgrind collects only \
+         its `measured_loop`. In-process cases are polled on the calling thread (no runtime). \
+         Redis cases run on one current-thread tokio runtime against a throwaway \
+         `redis-server`, so the connection's driver task is counted and the server (another \
+         process) and the kernel are not: client-side user-space instructions only. Both \
+         sides of a Redis row send the same `HMGET key absexp sldexp data` with the same \
+         task count.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| what | instructions per op | baseline | baseline instructions per op | ratio |\n|---|---:|---|---:|---:|"
+    );
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if let [what, _case, a, base, b, ratio, _tasks] = f[..] {
+            let _ = writeln!(md, "| {what} | {a} | {base} | {b} | {ratio} |");
+        }
+    }
+    md.push('\n');
+    md
 }
 
 fn profile_section(p: &Profile) -> String {
