@@ -342,6 +342,16 @@ fn header(md: &mut String, env: &[(String, String)]) {
          its raw baselines) comes from that run. Do not edit by hand: rerun the command.\n",
         env_get(env, "command")
     );
+    let _ = writeln!(
+        md,
+        "Two kinds of figures: **instruction counts** (\"Instructions per operation\" and \
+         \"Where the time goes\", callgrind) and allocation counts are the same on any \
+         machine and under any load, so they compare across machines and commits; every \
+         other figure is **wall clock** (or resident memory) and compares only within this \
+         run, where each backend and its baseline alternate. The table at the end \
+         (\"What each figure is\") names each figure's harness, runtime, command and \
+         concurrency.\n"
+    );
     if quick {
         let _ = writeln!(
             md,
