@@ -433,7 +433,7 @@ fn ratio() {
         rate(&s.rt, tasks, slice, Arc::clone(&raw_op));
         let (mut c_ops, mut c_time, mut r_ops, mut r_time) = (0, Duration::ZERO, 0, Duration::ZERO);
         let mut bench_rates = Vec::new();
-        for round in 0..20 {
+        for round in 0..20u32 {
             let (n, t) = rate(&s.rt, tasks, slice, Arc::clone(&cache_op));
             c_ops += n;
             c_time += t;
@@ -441,7 +441,7 @@ fn ratio() {
             r_ops += n;
             r_time += t;
             // redis-benchmark in the same alternation, every fourth round.
-            if tasks == 50 && round % 4 == 0 {
+            if tasks == 50 && round.is_multiple_of(4) {
                 bench_rates.extend(redis_benchmark_get(s.port));
             }
         }

@@ -7,12 +7,14 @@
 //! - `ci`: `lint` then `test`, what `.ci/run` and the GitHub workflow run.
 //! - `bench [--quick]`: the benchmarks and the performance report.
 //! - `package`: the publish dry run alone.
+//! - `fuzz [--quick]`: every fuzz target in `fuzz/` for a bounded time.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod fuzz;
 mod services;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         "ci" => lint().and_then(|()| test(rest)),
         "package" => package(),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run_task(rest),
         "help" | "-h" | "--help" => {
             print!("{}", HELP);
             Ok(())
@@ -51,6 +54,8 @@ tasks:
   ci              lint, then test
   package         cargo publish --workspace --dry-run
   bench [--quick] criterion benches + cachectl sweeps, writes docs/performance.md
+  fuzz [--quick | --time SECS | --build] [TARGET...]
+                  each cargo-fuzz target for 15 s (--quick), SECS, or 120 s
 ";
 
 /// The workspace root (xtask lives one level below it).

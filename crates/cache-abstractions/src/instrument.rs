@@ -33,9 +33,10 @@
 //! (reconnects, script reloads, sweeps) land inside the span: the backend's
 //! future runs in it.
 //!
-//! With the `metrics` feature, through the `metrics` facade (install the
-//! recorder before instrumenting: the handles are registered once, when the
-//! cache is wrapped):
+//! With the `metrics` feature, through the `metrics` facade. Install the
+//! recorder (globally, or as the local recorder) *before* wrapping: the
+//! handles are registered once, when the cache is wrapped, and a wrapper made
+//! while no recorder is installed records no metrics at all.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -47,8 +48,9 @@
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::future::Future;
 use std::hash::BuildHasher;
-#[cfg(any(feature = "tracing", feature = "metrics"))]
+use std::pin::Pin;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -111,7 +113,7 @@ impl<C> Instrumented<C> {
         let backend = backend.into();
         Instrumented {
             #[cfg(feature = "metrics")]
-            metrics: Some(metrics_handles::Handles::register(&backend)),
+            metrics: metrics_handles::Handles::register(&backend),
             inner,
             backend,
             keys: KeyPolicy::Omit,
@@ -247,89 +249,131 @@ macro_rules! op_span {
     };
 }
 
+/// The span of an operation (none without the `tracing` feature).
+#[cfg(feature = "tracing")]
+type OpSpan = tracing::Span;
+/// Without the `tracing` feature there is never a span.
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug)]
+enum OpSpan {}
+
+/// What the trait's methods return (`async_trait`'s boxed future).
+type OpFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
 impl<C: DistributedCache> Instrumented<C> {
-    /// Runs `work` as operation `op` on `key`, traced and measured.
-    async fn observe<T>(
-        &self,
-        op: Op,
-        key: Option<&str>,
-        work: impl std::future::Future<Output = Result<T>>,
-        outcome: impl FnOnce(&T) -> Outcome,
-    ) -> Result<T> {
+    /// The operation's span if a subscriber wants it.
+    fn span(&self, op: Op) -> Option<OpSpan> {
         #[cfg(feature = "tracing")]
-        let span = match op {
-            Op::Get => op_span!("cache.get", op, self.backend),
-            Op::Set => op_span!("cache.set", op, self.backend),
-            Op::Refresh => op_span!("cache.refresh", op, self.backend),
-            Op::Remove => op_span!("cache.remove", op, self.backend),
-            Op::Inspect => op_span!("cache.inspect", op, self.backend),
-            Op::Ping => op_span!("cache.ping", op, self.backend),
-        };
-        #[cfg(feature = "tracing")]
-        let traced = !span.is_disabled();
+        {
+            use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+            // The subscribers' most verbose level, one atomic load: with no
+            // subscriber it is OFF, and the span is not even built (which
+            // matters when tracing's `log` feature is on: then a disabled
+            // span still formats its fields for the `log` crate).
+            if tracing::Level::INFO > STATIC_MAX_LEVEL
+                || tracing::Level::INFO > LevelFilter::current()
+            {
+                return None;
+            }
+            let span = match op {
+                Op::Get => op_span!("cache.get", op, self.backend),
+                Op::Set => op_span!("cache.set", op, self.backend),
+                Op::Refresh => op_span!("cache.refresh", op, self.backend),
+                Op::Remove => op_span!("cache.remove", op, self.backend),
+                Op::Inspect => op_span!("cache.inspect", op, self.backend),
+                Op::Ping => op_span!("cache.ping", op, self.backend),
+            };
+            (!span.is_disabled()).then_some(span)
+        }
         #[cfg(not(feature = "tracing"))]
-        let traced = false;
+        {
+            let _ = op;
+            None
+        }
+    }
+
+    /// Runs `work` (the wrapped cache's future) as operation `op` on `key`.
+    ///
+    /// When no subscriber wants the span and no recorder was installed, the
+    /// wrapped cache's own future is returned as it is: no second boxed
+    /// future, no clock, no formatting.
+    fn run<'a, T: Send + 'a>(
+        &'a self,
+        op: Op,
+        key: Option<&'a str>,
+        work: OpFuture<'a, T>,
+        outcome: fn(&T) -> Outcome,
+    ) -> OpFuture<'a, T> {
+        let span = self.span(op);
         #[cfg(feature = "metrics")]
         let measured = self.metrics.is_some();
         #[cfg(not(feature = "metrics"))]
         let measured = false;
-
-        if !traced && !measured {
-            // Nobody listens: no clock, no formatting.
-            return work.await;
+        if span.is_none() && !measured {
+            return work;
         }
+        Box::pin(self.observe(span, op, key, work, outcome))
+    }
+
+    async fn observe<T>(
+        &self,
+        span: Option<OpSpan>,
+        op: Op,
+        key: Option<&str>,
+        work: OpFuture<'_, T>,
+        outcome: fn(&T) -> Outcome,
+    ) -> Result<T> {
+        let start = Instant::now();
         #[cfg(feature = "tracing")]
-        if let Some(shown) = key.and_then(|k| self.shown_key(k)).filter(|_| traced) {
-            span.record("cache.key", shown.as_str());
+        let result = match &span {
+            Some(span) => {
+                if let Some(shown) = key.and_then(|k| self.shown_key(k)) {
+                    span.record("cache.key", shown.as_str());
+                }
+                // The backend's own events land in the operation's span.
+                tracing::Instrument::instrument(work, span.clone()).await
+            }
+            None => work.await,
+        };
+        #[cfg(not(feature = "tracing"))]
+        let result = {
+            let _ = key;
+            work.await
+        };
+        let elapsed = start.elapsed();
+        let ended = result.as_ref().map(outcome);
+        let error = result.as_ref().err().map(error_type);
+
+        #[cfg(feature = "tracing")]
+        if let Some(span) = &span {
+            span.record("cache.duration_ms", elapsed.as_secs_f64() * 1e3);
+            match (&ended, &error) {
+                (Ok(o), _) => {
+                    span.record("cache.outcome", o.name());
+                }
+                (Err(_), Some(kind)) => {
+                    span.record("cache.outcome", "error");
+                    span.record("error.type", kind.as_str());
+                    span.record("otel.status_code", "ERROR");
+                }
+                (Err(_), None) => {}
+            }
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = key;
-
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        {
-            let start = Instant::now();
-            #[cfg(feature = "tracing")]
-            let result = tracing::Instrument::instrument(work, span.clone()).await;
-            #[cfg(not(feature = "tracing"))]
-            let result = work.await;
-            let elapsed = start.elapsed();
-            let ended = result.as_ref().map(outcome);
-            let error = result.as_ref().err().map(error_type);
-
-            #[cfg(feature = "tracing")]
-            if traced {
-                span.record("cache.duration_ms", elapsed.as_secs_f64() * 1e3);
-                match (&ended, &error) {
-                    (Ok(o), _) => {
-                        span.record("cache.outcome", o.name());
-                    }
-                    (Err(_), Some(kind)) => {
-                        span.record("cache.outcome", "error");
-                        span.record("error.type", kind.as_str());
-                        span.record("otel.status_code", "ERROR");
-                    }
-                    (Err(_), None) => {}
+        let _ = span;
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = &self.metrics {
+            match (ended, error) {
+                (Ok(o), _) => handles.record(op, o, elapsed),
+                (Err(_), kind) => {
+                    let kind = kind.unwrap_or_default();
+                    metrics_handles::record_error(&self.backend, op, kind, elapsed);
                 }
             }
-            #[cfg(feature = "metrics")]
-            if let Some(handles) = &self.metrics {
-                match (ended, error) {
-                    (Ok(o), _) => handles.record(op, o, elapsed),
-                    (Err(_), kind) => metrics_handles::record_error(
-                        &self.backend,
-                        op,
-                        kind.unwrap_or_default(),
-                        elapsed,
-                    ),
-                }
-            }
-            result
         }
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        {
-            let _ = outcome;
-            work.await
-        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (op, ended, error);
+        result
     }
 }
 
@@ -341,42 +385,83 @@ fn found<T>(value: &Option<T>) -> Outcome {
     }
 }
 
-// The lint fails the build when the trait gains a method this wrapper does
-// not forward (it would silently fall back to the trait's default).
+fn done(_: &()) -> Outcome {
+    Outcome::Ok
+}
+
+// The methods are written with `async_trait`'s expanded signatures, not as
+// `async fn`, so that an unobserved call returns the wrapped cache's future
+// itself (see `run`). The lint fails the build when the trait gains a
+// method this wrapper does not forward (it would silently fall back to the
+// trait's default).
 #[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl<C: DistributedCache> DistributedCache for Instrumented<C> {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.observe(Op::Get, Some(key), self.inner.get(key), found)
-            .await
+    fn get<'s, 'k, 'async_trait>(&'s self, key: &'k str) -> OpFuture<'async_trait, Option<Bytes>>
+    where
+        's: 'async_trait,
+        'k: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(Op::Get, Some(key), self.inner.get(key), found)
     }
 
-    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
-        let work = self.inner.set(key, value, options);
-        self.observe(Op::Set, Some(key), work, |()| Outcome::Ok)
-            .await
+    fn set<'s, 'k, 'o, 'async_trait>(
+        &'s self,
+        key: &'k str,
+        value: Bytes,
+        options: &'o EntryOptions,
+    ) -> OpFuture<'async_trait, ()>
+    where
+        's: 'async_trait,
+        'k: 'async_trait,
+        'o: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(
+            Op::Set,
+            Some(key),
+            self.inner.set(key, value, options),
+            done,
+        )
     }
 
-    async fn refresh(&self, key: &str) -> Result<()> {
-        let work = self.inner.refresh(key);
-        self.observe(Op::Refresh, Some(key), work, |()| Outcome::Ok)
-            .await
+    fn refresh<'s, 'k, 'async_trait>(&'s self, key: &'k str) -> OpFuture<'async_trait, ()>
+    where
+        's: 'async_trait,
+        'k: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(Op::Refresh, Some(key), self.inner.refresh(key), done)
     }
 
-    async fn remove(&self, key: &str) -> Result<()> {
-        let work = self.inner.remove(key);
-        self.observe(Op::Remove, Some(key), work, |()| Outcome::Ok)
-            .await
+    fn remove<'s, 'k, 'async_trait>(&'s self, key: &'k str) -> OpFuture<'async_trait, ()>
+    where
+        's: 'async_trait,
+        'k: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(Op::Remove, Some(key), self.inner.remove(key), done)
     }
 
-    async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
-        self.observe(Op::Inspect, Some(key), self.inner.inspect(key), found)
-            .await
+    fn inspect<'s, 'k, 'async_trait>(
+        &'s self,
+        key: &'k str,
+    ) -> OpFuture<'async_trait, Option<EntryInfo>>
+    where
+        's: 'async_trait,
+        'k: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(Op::Inspect, Some(key), self.inner.inspect(key), found)
     }
 
-    async fn ping(&self) -> Result<()> {
-        self.observe(Op::Ping, None, self.inner.ping(), |()| Outcome::Ok)
-            .await
+    fn ping<'s, 'async_trait>(&'s self) -> OpFuture<'async_trait, ()>
+    where
+        's: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.run(Op::Ping, None, self.inner.ping(), done)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -425,7 +510,14 @@ mod metrics_handles {
     }
 
     impl Handles {
-        pub(super) fn register(backend: &str) -> Self {
+        /// The handles, or `None` when no recorder is installed (the
+        /// facade's no-op recorder is the only zero-sized one it has): then
+        /// the handles would all be no-ops, and not reading the clock for
+        /// them is what keeps an unobserved cache at full speed.
+        pub(super) fn register(backend: &str) -> Option<Self> {
+            if metrics::with_recorder(|r| std::mem::size_of_val(r) == 0) {
+                return None;
+            }
             metrics::describe_histogram!(
                 OPERATION_DURATION,
                 Unit::Seconds,
@@ -455,7 +547,7 @@ mod metrics_handles {
                     }
                 })
                 .collect();
-            Handles { ops }
+            Some(Handles { ops })
         }
 
         pub(super) fn record(&self, op: Op, outcome: Outcome, elapsed: Duration) {

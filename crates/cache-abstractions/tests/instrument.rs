@@ -128,7 +128,13 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
 }
 
 /// Runs `work` under a subscriber that keeps every closed span.
+///
+/// One at a time: tracing recomputes its global max level and callsite
+/// interest whenever a scoped subscriber comes or goes, and two tests doing
+/// that at once on different threads can see each other's half-done update.
 fn traced(work: impl std::future::Future<Output = ()>) -> Vec<SpanRecord> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let spans = Spans::default();
     let subscriber = tracing_subscriber::registry().with(spans.clone());
     tracing::subscriber::with_default(subscriber, || block_on(work));
@@ -151,6 +157,7 @@ fn one_span_per_operation_with_backend_outcome_and_duration() {
         cache.refresh("k").await.unwrap();
         assert!(cache.inspect("k").await.unwrap().is_some());
         cache.remove("k").await.unwrap();
+        cache.ping().await.unwrap();
         let err = cache.get("down").await.unwrap_err();
         assert!(err.is_retryable());
     });
@@ -167,6 +174,7 @@ fn one_span_per_operation_with_backend_outcome_and_duration() {
             ("cache.refresh", Some("ok")),
             ("cache.inspect", Some("hit")),
             ("cache.remove", Some("ok")),
+            ("cache.ping", Some("ok")),
             ("cache.get", Some("error")),
         ]
     );
@@ -337,4 +345,16 @@ fn without_metrics_nothing_is_recorded() {
         .filter(|(_, _, _, v)| matches!(v, DebugValue::Counter(n) if *n > 0))
         .collect();
     assert!(recorded.is_empty(), "{recorded:?}");
+}
+
+#[test]
+fn a_wrapper_made_with_no_recorder_installed_measures_nothing() {
+    // No recorder at wrap time: the wrapper turns metrics off (and never
+    // reads the clock for them), even once a recorder is installed.
+    let cache = Toy::default().instrumented("toy");
+    let snapshot = measured(async move {
+        cache.get("k").await.unwrap();
+        cache.get("down").await.unwrap_err();
+    });
+    assert!(snapshot.is_empty(), "{snapshot:?}");
 }

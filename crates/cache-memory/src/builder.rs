@@ -1,30 +1,13 @@
-//! [`MemoryCacheBuilder`]: settings in, a plain [`Config`] out. No I/O.
+//! [`MemoryCacheBuilder`]: settings in, a checked [`Config`] out. No I/O.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{url_scheme, Clock, Error, OpenOptions, Result, SystemClock};
+use cache_abstractions::{url_scheme, Clock, Error, OpenOptions, Result};
 
 use crate::cache::MemoryCache;
-use crate::{DEFAULT_CAPACITY_BYTES, DEFAULT_REAP_INTERVAL, URL_SCHEMES};
-
-/// The settings a [`MemoryCache`] is made from, checked by the builder.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) capacity: u64,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) reap_interval: Option<Duration>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            capacity: DEFAULT_CAPACITY_BYTES,
-            clock: Arc::new(SystemClock),
-            reap_interval: Some(DEFAULT_REAP_INTERVAL),
-        }
-    }
-}
+use crate::config::Config;
+use crate::URL_SCHEMES;
 
 /// Configures a [`MemoryCache`].
 ///
@@ -171,6 +154,7 @@ fn parse_size(text: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DEFAULT_CAPACITY_BYTES;
     use cache_abstractions::{ErrorKind, ManualClock};
 
     fn open(url: &str) -> Result<MemoryCacheBuilder> {

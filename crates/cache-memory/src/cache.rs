@@ -8,10 +8,12 @@ use cache_abstractions::{
     async_trait, Bytes, Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error,
     ErrorKind, Result,
 };
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 
-use crate::builder::{Config, MemoryCacheBuilder};
-use crate::format::{to_nanos, Stored};
+use crate::builder::MemoryCacheBuilder;
+use crate::config::Config;
+use crate::format::{to_micros, Stored, GRANULARITY};
 use crate::reaper;
 
 /// Bytes charged per entry on top of key and value, so the size limit
@@ -97,16 +99,34 @@ impl MemoryCache {
         if entry.never_expires() {
             return Some(entry);
         }
-        let now = to_nanos(self.inner.clock.now());
+        let now = to_micros(self.inner.clock.now());
         if !entry.is_alive(now) {
-            // Invisible now (rule 11); moka's timer reclaims it. Removing it
-            // here could race with a concurrent set of a fresh entry.
+            // Invisible now (rule 11), and evicted now: left to moka's timer
+            // (which a read may have pushed past the real deadline) a dead
+            // entry could stay counted, holding its memory, for as long as
+            // reads of it kept coming.
+            self.evict_if_dead(key);
             return None;
         }
         if touch {
             entry.touch(now);
         }
         Some(entry)
+    }
+}
+
+impl MemoryCache {
+    /// Removes the entry under `key` if it is still dead: atomically per
+    /// key, so a fresh entry set concurrently is never the one removed.
+    fn evict_if_dead(&self, key: &str) {
+        let clock = &self.inner.clock;
+        self.inner
+            .entries
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(e) if !e.value().is_alive(to_micros(clock.now())) => Op::Remove,
+                _ => Op::Nop,
+            });
     }
 }
 
@@ -180,7 +200,7 @@ impl Inner {
         let max_value = config.capacity.saturating_sub(ENTRY_OVERHEAD);
         let capabilities = Capabilities::new()
             .with_max_value_size(Some(usize::try_from(max_value).unwrap_or(usize::MAX)))
-            .with_expiry_granularity(Duration::from_nanos(1));
+            .with_expiry_granularity(GRANULARITY);
         let reaper = config
             .reap_interval
             .map(|every| reaper::Reaper::spawn(entries.clone(), every));
@@ -210,7 +230,7 @@ struct ExpiryPolicy {
 
 impl moka::Expiry<String, Stored> for ExpiryPolicy {
     fn expire_after_create(&self, _: &String, e: &Stored, _: Instant) -> Option<Duration> {
-        e.time_to_live(to_nanos(self.clock.now()))
+        e.time_to_live(to_micros(self.clock.now()))
     }
 
     fn expire_after_update(
@@ -221,7 +241,7 @@ impl moka::Expiry<String, Stored> for ExpiryPolicy {
         _: Option<Duration>,
     ) -> Option<Duration> {
         // A set replaces value and options (rule 3): start from the new entry.
-        e.time_to_live(to_nanos(self.clock.now()))
+        e.time_to_live(to_micros(self.clock.now()))
     }
 
     fn expire_after_read(
@@ -236,8 +256,15 @@ impl moka::Expiry<String, Stored> for ExpiryPolicy {
             // Reads never change a fixed entry's expiry: skip the clock.
             return remaining;
         }
-        // A sliding read may extend the entry by up to one window.
-        match (remaining, e.window_from(to_nanos(self.clock.now()))) {
+        let now = to_micros(self.clock.now());
+        if !e.is_alive(now) {
+            // Dead by the cache's clock: the read is a miss and evicts it
+            // (`MemoryCache::live`); never push a dead entry's timer.
+            return remaining;
+        }
+        // A sliding read may extend the entry by up to one window (the
+        // caller touches it after this returns).
+        match (remaining, e.window_from(now)) {
             (Some(r), Some(w)) => Some(r.max(w)),
             _ => None,
         }

@@ -7,23 +7,38 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cache_abstractions::{Bytes, EntryInfo, Expiry};
 
-/// Nanoseconds since the Unix epoch; `NEVER` for no deadline. u64 reaches
-/// the year 2554; later deadlines saturate to `NEVER`, which no clock reaches.
-pub(crate) type Nanos = u64;
-pub(crate) const NEVER: Nanos = u64::MAX;
+/// Microseconds since the Unix epoch; `NEVER` for no deadline. u64
+/// microseconds reach past year 500,000, so every instant the options allow
+/// (up to year 9999) is kept as it is. (Microseconds stopped at year 2554,
+/// and a later expiration read as "never".)
+pub(crate) type Micros = u64;
+pub(crate) const NEVER: Micros = u64::MAX;
+/// The granularity of every instant and window kept here.
+pub(crate) const GRANULARITY: Duration = Duration::from_micros(1);
 
-pub(crate) fn to_nanos(t: SystemTime) -> Nanos {
+/// "Now": rounded down, so an entry is never judged later than it is.
+pub(crate) fn to_micros(t: SystemTime) -> Micros {
     t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(NEVER))
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(NEVER - 1))
         .unwrap_or(0)
 }
 
-fn from_nanos(n: Nanos) -> Option<SystemTime> {
-    (n != NEVER).then(|| UNIX_EPOCH + Duration::from_nanos(n))
+/// A deadline: rounded up, so durations below a microsecond are never
+/// rounded down (to zero). Never `NEVER`.
+fn deadline_micros(t: SystemTime) -> Micros {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(NEVER - 1))
+        .unwrap_or(0)
+        .min(NEVER - 1)
 }
 
-fn nanos_of(d: Duration) -> Nanos {
-    u64::try_from(d.as_nanos()).unwrap_or(NEVER)
+fn from_micros(n: Micros) -> Option<SystemTime> {
+    (n != NEVER).then(|| UNIX_EPOCH + Duration::from_micros(n))
+}
+
+/// A window in microseconds, rounded up.
+fn micros_of(d: Duration) -> Micros {
+    u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(NEVER - 1)
 }
 
 /// What moka holds under a key. moka hands out clones on every read, so
@@ -33,7 +48,7 @@ fn nanos_of(d: Duration) -> Nanos {
 #[derive(Clone, Debug)]
 pub(crate) enum Stored {
     /// No sliding window: nothing changes after `set`.
-    Fixed { value: Bytes, deadline: Nanos },
+    Fixed { value: Bytes, deadline: Micros },
     /// A sliding window: reads move the shared deadline.
     Sliding(Arc<SlidingEntry>),
 }
@@ -41,7 +56,7 @@ pub(crate) enum Stored {
 #[derive(Debug)]
 pub(crate) struct SlidingEntry {
     value: Bytes,
-    absolute: Nanos,
+    absolute: Micros,
     window: Duration,
     /// The instant after which the entry is dead. Reads move it forward with
     /// `fetch_max`, so concurrent reads never move it back.
@@ -50,12 +65,12 @@ pub(crate) struct SlidingEntry {
 
 impl Stored {
     pub(crate) fn new(value: Bytes, expiry: Expiry, now: SystemTime) -> Self {
-        let deadline = expiry.deadline_from(now).map_or(NEVER, to_nanos);
+        let deadline = expiry.deadline_from(now).map_or(NEVER, deadline_micros);
         match expiry.sliding {
             None => Stored::Fixed { value, deadline },
             Some(window) => Stored::Sliding(Arc::new(SlidingEntry {
                 value,
-                absolute: expiry.absolute.map_or(NEVER, to_nanos),
+                absolute: expiry.absolute.map_or(NEVER, deadline_micros),
                 window,
                 deadline: AtomicU64::new(deadline),
             })),
@@ -76,7 +91,7 @@ impl Stored {
         }
     }
 
-    fn deadline(&self) -> Nanos {
+    fn deadline(&self) -> Micros {
         match self {
             Stored::Fixed { deadline, .. } => *deadline,
             Stored::Sliding(s) => s.deadline.load(Ordering::Acquire),
@@ -94,32 +109,32 @@ impl Stored {
         )
     }
 
-    pub(crate) fn is_alive(&self, now: Nanos) -> bool {
+    pub(crate) fn is_alive(&self, now: Micros) -> bool {
         now < self.deadline()
     }
 
     /// Restarts the sliding window from `now` (capped at the absolute
     /// expiration). The caller has just seen the entry alive at `now`.
-    pub(crate) fn touch(&self, now: Nanos) {
+    pub(crate) fn touch(&self, now: Micros) {
         if let Stored::Sliding(s) = self {
-            let slid = now.saturating_add(nanos_of(s.window));
+            let slid = now.saturating_add(micros_of(s.window)).min(NEVER - 1);
             s.deadline.fetch_max(slid.min(s.absolute), Ordering::AcqRel);
         }
     }
 
     /// How long from `now` until the entry is dead; `None` for never.
-    pub(crate) fn time_to_live(&self, now: Nanos) -> Option<Duration> {
+    pub(crate) fn time_to_live(&self, now: Micros) -> Option<Duration> {
         let deadline = self.deadline();
-        (deadline != NEVER).then(|| Duration::from_nanos(deadline.saturating_sub(now)))
+        (deadline != NEVER).then(|| Duration::from_micros(deadline.saturating_sub(now)))
     }
 
     /// For sliding entries, the longest a read at `now` can extend the
     /// entry: the window, or less when the absolute expiration is nearer.
-    pub(crate) fn window_from(&self, now: Nanos) -> Option<Duration> {
+    pub(crate) fn window_from(&self, now: Micros) -> Option<Duration> {
         match self {
             Stored::Fixed { .. } => None,
             Stored::Sliding(s) => {
-                let to_absolute = Duration::from_nanos(s.absolute.saturating_sub(now));
+                let to_absolute = Duration::from_micros(s.absolute.saturating_sub(now));
                 Some(s.window.min(to_absolute))
             }
         }
@@ -132,9 +147,9 @@ impl Stored {
         };
         EntryInfo::new(
             self.value().len(),
-            from_nanos(absolute),
+            from_micros(absolute),
             sliding,
-            from_nanos(self.deadline()),
+            from_micros(self.deadline()),
         )
     }
 }
@@ -154,23 +169,23 @@ mod tests {
             Expiry::new(Some(at(110)), Some(Duration::from_secs(5))),
             at(100),
         );
-        assert!(e.is_alive(to_nanos(at(104))));
-        assert!(!e.is_alive(to_nanos(at(105))));
+        assert!(e.is_alive(to_micros(at(104))));
+        assert!(!e.is_alive(to_micros(at(105))));
         // moka hands out clones: a touch through one is seen through all.
         let clone = e.clone();
-        clone.touch(to_nanos(at(104)));
-        assert!(e.is_alive(to_nanos(at(108))));
-        e.touch(to_nanos(at(108)));
-        assert!(e.is_alive(to_nanos(at(109))));
+        clone.touch(to_micros(at(104)));
+        assert!(e.is_alive(to_micros(at(108))));
+        e.touch(to_micros(at(108)));
+        assert!(e.is_alive(to_micros(at(109))));
         assert!(
-            !e.is_alive(to_nanos(at(110))),
+            !e.is_alive(to_micros(at(110))),
             "capped at the absolute expiration"
         );
         // A stale, earlier touch never moves the deadline back.
-        e.touch(to_nanos(at(101)));
-        assert!(e.is_alive(to_nanos(at(109))));
+        e.touch(to_micros(at(101)));
+        assert!(e.is_alive(to_micros(at(109))));
         assert_eq!(
-            e.window_from(to_nanos(at(108))),
+            e.window_from(to_micros(at(108))),
             Some(Duration::from_secs(2))
         );
     }
@@ -194,13 +209,36 @@ mod tests {
             at(100),
         );
         assert!(!e.never_expires());
-        e.touch(to_nanos(at(140)));
-        assert!(!e.is_alive(to_nanos(at(150))));
+        e.touch(to_micros(at(140)));
+        assert!(!e.is_alive(to_micros(at(150))));
         let info = e.info();
         assert_eq!(info.size, 3);
         assert_eq!(info.absolute_expiration, Some(at(150)));
         assert_eq!(info.expires_at, Some(at(150)));
         assert_eq!(info.sliding_expiration, None);
+    }
+
+    #[test]
+    fn sub_microsecond_durations_round_up_never_to_zero() {
+        let now = at(100) + Duration::from_nanos(123);
+        let e = Stored::new(
+            Bytes::new(),
+            Expiry::new(None, Some(Duration::from_nanos(300))),
+            now,
+        );
+        assert!(e.is_alive(to_micros(now)), "rounded down to zero");
+        e.touch(to_micros(now));
+        assert!(!e.is_alive(to_micros(now + Duration::from_micros(2))));
+    }
+
+    #[test]
+    fn instants_past_2554_are_kept() {
+        let year_9999 = cache_abstractions::max_absolute_expiration();
+        let e = Stored::new(Bytes::new(), Expiry::new(Some(year_9999), None), at(100));
+        assert!(!e.never_expires());
+        assert_eq!(e.info().absolute_expiration, Some(year_9999));
+        assert!(e.is_alive(to_micros(year_9999) - 1));
+        assert!(!e.is_alive(to_micros(year_9999)));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The in-process [`DistributedCache`] backend: the embedded default.
+//! The in-process [`DistributedCache`](cache_abstractions::DistributedCache) backend: the embedded default.
 //!
 //! Entries live in this process only, so this backend is for a single
 //! instance, for tests, and as the fallback when no shared store is
@@ -6,7 +6,7 @@
 //! Redis or SQL Server by changing one line.
 //!
 //! - Absolute and sliding expiry per the contract, checked on every read
-//!   against an injectable [`Clock`] (so tests can move time by hand).
+//!   against an injectable [`Clock`](cache_abstractions::Clock) (so tests can move time by hand).
 //! - A size limit in bytes (default 200 MiB, as .NET's `MemoryCache` sample
 //!   configurations use) enforced by [moka]'s TinyLFU admission and LRU eviction.
 //! - Expired entries are reclaimed by moka's timer wheel on every operation
@@ -38,6 +38,7 @@ struct ReadmeDoctests;
 
 mod builder;
 mod cache;
+mod config;
 mod format;
 mod reaper;
 

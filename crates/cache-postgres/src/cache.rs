@@ -15,7 +15,7 @@ use crate::builder::{Config, PostgresCacheBuilder};
 use crate::conn::Pool;
 use crate::format::{self, NewRow, MAX_KEY_UNITS, MAX_VALUE_BYTES};
 use crate::statements::{Op, Statements};
-use crate::sweep::{self, within, Schedule, SweepOutcome};
+use crate::sweep::{self, Schedule, SweepOutcome};
 
 /// A [`DistributedCache`] over a PostgreSQL table in the layout of .NET's
 /// `Microsoft.Extensions.Caching.Postgres`, sharing entries both ways with
@@ -121,9 +121,10 @@ impl PostgresCache {
         let mut conn = self.inner.pool.get().await?;
         let key = "\u{1}distcache-ping";
         let now = self.now();
-        within(
+        conn.query(
+            Op::Inspect,
+            &[&key, &now],
             self.inner.config.command_timeout,
-            conn.query(Op::Inspect, &[&key, &now]),
         )
         .await
         .map(|_| ())
@@ -166,11 +167,9 @@ impl PostgresCache {
     async fn rows(&self, op: Op, key: &str) -> Result<Vec<Row>> {
         let mut conn = self.inner.pool.get().await?;
         let now = self.now();
-        let rows = within(
-            self.inner.config.command_timeout,
-            conn.query(op, &[&key, &now]),
-        )
-        .await?;
+        let rows = conn
+            .query(op, &[&key, &now], self.inner.config.command_timeout)
+            .await?;
         drop(conn);
         self.maybe_sweep(now);
         Ok(rows)
@@ -255,18 +254,16 @@ impl DistributedCache for PostgresCache {
         // first resolved; it is dead either way.
         let expiry = options.resolve(now).unwrap_or(first);
         let row = NewRow::new(&expiry, now);
-        within(
+        conn.execute(
+            Op::Set,
+            &[
+                &key,
+                &value.as_ref(),
+                &row.expires_at,
+                &row.sliding_seconds,
+                &row.absolute,
+            ],
             self.inner.config.command_timeout,
-            conn.execute(
-                Op::Set,
-                &[
-                    &key,
-                    &value.as_ref(),
-                    &row.expires_at,
-                    &row.sliding_seconds,
-                    &row.absolute,
-                ],
-            ),
         )
         .await?;
         drop(conn);
@@ -283,11 +280,8 @@ impl DistributedCache for PostgresCache {
         self.check_key(key)?;
         let mut conn = self.inner.pool.get().await?;
         let now = self.now();
-        within(
-            self.inner.config.command_timeout,
-            conn.execute(Op::Remove, &[&key]),
-        )
-        .await?;
+        conn.execute(Op::Remove, &[&key], self.inner.config.command_timeout)
+            .await?;
         drop(conn);
         self.maybe_sweep(now);
         Ok(())

@@ -6,14 +6,14 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use cache_abstractions::{Error, ErrorKind, Result};
-use tokio::sync::watch;
+use cache_abstractions::support::connect::{Checkout, ConnectFailures};
+use cache_abstractions::Result;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::connstr::Target;
-use crate::error;
+use crate::error::{self, ConnectError};
 use crate::statements::{Op, Statements};
 
 /// Opens connections; holds the driver settings (with the password), so its
@@ -52,12 +52,19 @@ impl Manager {
 
     /// One connection outside any pool (the sweep, the tool).
     pub(crate) async fn open(&self) -> Result<Conn> {
+        self.try_open().await.map_err(error::from_connect)
+    }
+
+    async fn try_open(&self) -> std::result::Result<Conn, ConnectError> {
         let what = || format!("connecting to {}", self.target.host_label());
         let connect = self.target.pg.connect(self.tls.clone());
         let (client, connection) = tokio::time::timeout(self.connect_timeout, connect)
             .await
-            .map_err(|_| error::timed_out(&what(), self.connect_timeout))?
-            .map_err(|e| error::map(e, &what()))?;
+            .map_err(|_| ConnectError::TimedOut {
+                what: what(),
+                after: self.connect_timeout,
+            })?
+            .map_err(|e| ConnectError::driver(e, what()))?;
         // The connection object does the I/O; it ends when the server or
         // the client closes, which `Client::is_closed` then reports.
         tokio::spawn(async move {
@@ -69,30 +76,32 @@ impl Manager {
             client,
             prepared: Default::default(),
             statements: Arc::clone(&self.statements),
+            in_flight: false,
+            tls: self.tls.clone(),
         })
     }
 }
 
 impl bb8::ManageConnection for Manager {
     type Connection = Conn;
-    type Error = Error;
+    type Error = ConnectError;
 
-    async fn connect(&self) -> Result<Conn> {
-        // A failure reaches waiting operations through `FailureSink`, which
-        // bb8 calls after freeing the attempt's slot.
-        self.open().await
+    async fn connect(&self) -> std::result::Result<Conn, ConnectError> {
+        // A failure reaches waiting operations through bb8's error sink
+        // (see `cache_abstractions::support::connect`).
+        self.try_open().await
     }
 
-    async fn is_valid(&self, conn: &mut Conn) -> Result<()> {
+    async fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), ConnectError> {
         conn.client
             .simple_query("")
             .await
             .map(|_| ())
-            .map_err(|e| error::map(e, "checking a pooled connection"))
+            .map_err(|e| ConnectError::driver(e, "checking a pooled connection".to_owned()))
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.client.is_closed()
+        conn.in_flight || conn.client.is_closed()
     }
 }
 
@@ -101,6 +110,14 @@ pub(crate) struct Conn {
     client: Client,
     prepared: [Option<Statement>; Op::ALL.len()],
     statements: Arc<Statements>,
+    /// Set while a statement of the cache runs. A statement cut short (its
+    /// timeout, a dropped future) may still be running on the server, and
+    /// the next user of the connection would wait behind it: such a
+    /// connection is discarded (closing it ends the statement) rather than
+    /// returned to the pool.
+    in_flight: bool,
+    /// For cancel requests, which go over a connection of their own.
+    tls: MakeRustlsConnect,
 }
 
 impl fmt::Debug for Conn {
@@ -130,29 +147,80 @@ impl Conn {
         Ok(st)
     }
 
-    /// Runs `op` and returns its rows. A failed statement is prepared anew
-    /// next time (the table may have been dropped and made again).
+    /// Runs `op` within `limit` and returns its rows. A failed statement is
+    /// prepared anew next time (the table may have been dropped and made
+    /// again).
     pub(crate) async fn query(
         &mut self,
         op: Op,
         params: &[&(dyn ToSql + Sync)],
+        limit: Duration,
     ) -> Result<Vec<Row>> {
-        let st = self.prepared(op).await?;
-        let result = self.client.query(&st, params).await;
-        result.map_err(|e| {
-            self.prepared[op.index()] = None;
-            error::map(e, op_name(op))
-        })
+        let st = self.start(op).await?;
+        let run = tokio::time::timeout(limit, self.client.query(&st, params)).await;
+        self.finish(op, run, limit)
     }
 
-    /// Runs `op` and returns the number of rows it changed.
-    pub(crate) async fn execute(&mut self, op: Op, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        let st = self.prepared(op).await?;
-        let result = self.client.execute(&st, params).await;
-        result.map_err(|e| {
-            self.prepared[op.index()] = None;
-            error::map(e, op_name(op))
-        })
+    /// Runs `op` within `limit` and returns the number of rows it changed.
+    pub(crate) async fn execute(
+        &mut self,
+        op: Op,
+        params: &[&(dyn ToSql + Sync)],
+        limit: Duration,
+    ) -> Result<u64> {
+        let st = self.start(op).await?;
+        let run = tokio::time::timeout(limit, self.client.execute(&st, params)).await;
+        self.finish(op, run, limit)
+    }
+
+    async fn start(&mut self, op: Op) -> Result<Statement> {
+        self.in_flight = true;
+        let st = self.prepared(op).await;
+        if st.is_err() {
+            self.in_flight = false;
+        }
+        st
+    }
+
+    /// The statement's outcome. One that ran out of time is cancelled on
+    /// the server and its connection discarded (`in_flight` stays set).
+    fn finish<T>(
+        &mut self,
+        op: Op,
+        run: std::result::Result<
+            std::result::Result<T, tokio_postgres::Error>,
+            tokio::time::error::Elapsed,
+        >,
+        limit: Duration,
+    ) -> Result<T> {
+        match run {
+            Ok(result) => {
+                self.in_flight = false;
+                result.map_err(|e| {
+                    self.prepared[op.index()] = None;
+                    error::map(e, op_name(op))
+                })
+            }
+            Err(_) => {
+                self.cancel();
+                Err(error::timed_out(op_name(op), limit))
+            }
+        }
+    }
+
+    /// Asks the server to cancel whatever this connection runs, in the
+    /// background (a statement blocked on a lock would otherwise run on
+    /// after its connection is closed).
+    fn cancel(&self) {
+        let token = self.client.cancel_token();
+        let tls = self.tls.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = token.cancel_query(tls).await {
+                    tracing::debug!(error = %e, "cache-postgres: cancelling a timed-out statement failed");
+                }
+            });
+        }
     }
 
     /// Runs SQL outside the cache's own statements (sweep, schema).
@@ -200,32 +268,6 @@ fn op_name(op: Op) -> &'static str {
     }
 }
 
-/// Where failed connection attempts are announced.
-pub(crate) type FailureSource = Arc<watch::Sender<Option<(ErrorKind, String)>>>;
-
-/// Receives bb8's reports of failed connection attempts and announces them.
-#[derive(Clone)]
-pub(crate) struct FailureSink(pub(crate) FailureSource);
-
-impl fmt::Debug for FailureSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FailureSink")
-    }
-}
-
-impl bb8::ErrorSink<Error> for FailureSink {
-    fn sink(&self, e: Error) {
-        let full = e.to_string();
-        let prefix = format!("{}: ", e.kind());
-        let text = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
-        self.0.send_replace(Some((e.kind(), text)));
-    }
-
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<Error>> {
-        Box::new(self.clone())
-    }
-}
-
 /// The pool and the failures of its connects. bb8 starts a reaper task
 /// when a pool is made, which needs a runtime, so the pool is made on first
 /// use: building the cache stays synchronous and free of I/O.
@@ -234,7 +276,7 @@ pub(crate) struct Pool {
     pool: OnceLock<bb8::Pool<Manager>>,
     manager: Manager,
     size: u32,
-    failures: FailureSource,
+    failures: ConnectFailures<ConnectError>,
 }
 
 impl Pool {
@@ -244,7 +286,7 @@ impl Pool {
             pool: OnceLock::new(),
             manager,
             size,
-            failures: Arc::new(watch::Sender::new(None)),
+            failures: ConnectFailures::new(),
         }
     }
 
@@ -257,7 +299,7 @@ impl Pool {
                 // A refused connect fails the operation at once (rule 15)
                 // instead of being retried until the timeout.
                 .retry_connection(false)
-                .error_sink(Box::new(FailureSink(Arc::clone(&self.failures))))
+                .error_sink(self.failures.sink())
                 // A closed connection is skipped by `get` below; checking
                 // every checkout with a round trip would double the latency.
                 .test_on_check_out(false)
@@ -281,31 +323,19 @@ impl Pool {
     }
 
     async fn checkout(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        // Subscribe before asking, so a connect bb8 starts for us is seen.
-        let mut failures = self.failures.subscribe();
-        failures.mark_unchanged();
-        let timeout = self.manager.connect_timeout;
-        tokio::select! {
-            biased;
-            r = self.pool().get() => r.map_err(|e| error::pool(e, timeout)),
-            e = next_failure(&mut failures) => Err(e),
-        }
+        self.failures
+            .checkout(self.pool())
+            .await
+            .map_err(|e| match e {
+                Checkout::Failed(e) => error::from_connect(e),
+                Checkout::TimedOut { last_failure } => {
+                    error::pool_timeout(self.manager.connect_timeout, last_failure)
+                }
+            })
     }
 
     /// A connection of its own, outside the pool.
     pub(crate) async fn dedicated(&self) -> Result<Conn> {
         self.manager.open().await
-    }
-}
-
-async fn next_failure(rx: &mut watch::Receiver<Option<(ErrorKind, String)>>) -> Error {
-    loop {
-        if rx.changed().await.is_err() {
-            // The pool is gone; the pool future decides.
-            return std::future::pending().await;
-        }
-        if let Some((kind, text)) = rx.borrow_and_update().clone() {
-            return Error::new(kind, text);
-        }
     }
 }

@@ -1,8 +1,9 @@
 //! tokio-postgres errors onto [`ErrorKind`]s, in one function.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{Error, ErrorKind};
+use cache_abstractions::{BoxError, Error, ErrorKind};
 use tokio_postgres::error::SqlState;
 
 /// Maps a driver error. `context` says what was being done ("connecting to
@@ -17,10 +18,64 @@ use tokio_postgres::error::SqlState;
 /// - the rest is `Backend`.
 pub(crate) fn map(e: tokio_postgres::Error, context: &str) -> Error {
     let (kind, what, retryable) = classify(&e, context);
-    let err = Error::new(kind, what).with_source(e);
+    finish(kind, what, retryable, e)
+}
+
+fn finish(
+    kind: ErrorKind,
+    what: String,
+    retryable: Option<bool>,
+    source: impl Into<BoxError>,
+) -> Error {
+    let err = Error::new(kind, what).with_source(source);
     match retryable {
         Some(r) => err.with_retryable(r),
         None => err,
+    }
+}
+
+/// A failed connect, as bb8's error sink hands it to every operation
+/// waiting for a connection (so it is `Clone`; each waiter gets the real
+/// driver error as its source).
+#[derive(Clone, Debug)]
+pub(crate) enum ConnectError {
+    /// The driver's error (refused, TLS, login, missing database).
+    Driver {
+        what: String,
+        source: Arc<tokio_postgres::Error>,
+    },
+    /// No answer within the connect timeout.
+    TimedOut { what: String, after: Duration },
+}
+
+impl ConnectError {
+    pub(crate) fn driver(e: tokio_postgres::Error, what: String) -> ConnectError {
+        ConnectError::Driver {
+            what,
+            source: Arc::new(e),
+        }
+    }
+}
+
+/// A connect failure as the operation's error.
+pub(crate) fn from_connect(e: ConnectError) -> Error {
+    match e {
+        ConnectError::Driver { what, source } => {
+            let (kind, what, retryable) = classify(&source, &what);
+            finish(kind, what, retryable, source)
+        }
+        ConnectError::TimedOut { what, after } => timed_out(&what, after),
+    }
+}
+
+/// bb8 gave up waiting: the last connect failure says why, if there was one.
+pub(crate) fn pool_timeout(waited: Duration, last: Option<ConnectError>) -> Error {
+    match last {
+        Some(e) => from_connect(e),
+        None => Error::new(
+            ErrorKind::Timeout,
+            format!("no connection became available within {waited:?}"),
+        ),
     }
 }
 
@@ -146,29 +201,20 @@ pub(crate) fn timed_out(what: &str, limit: Duration) -> Error {
     )
 }
 
-/// bb8's errors: a connect error as it was, the pool's own wait as `Timeout`.
-pub(crate) fn pool(e: bb8::RunError<Error>, waited: Duration) -> Error {
-    match e {
-        bb8::RunError::User(e) => e,
-        bb8::RunError::TimedOut => Error::new(
-            ErrorKind::Timeout,
-            format!("no connection became available within {waited:?}"),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn pool_timeouts_are_timeouts() {
-        let e = pool(bb8::RunError::TimedOut, Duration::from_secs(1));
+    fn pool_timeouts_say_why() {
+        let e = pool_timeout(Duration::from_secs(1), None);
         assert_eq!(e.kind(), ErrorKind::Timeout);
-        let inner = Error::new(ErrorKind::Connection, "refused");
-        assert_eq!(
-            pool(bb8::RunError::User(inner), Duration::ZERO).kind(),
-            ErrorKind::Connection
-        );
+        let slow = ConnectError::TimedOut {
+            what: "connecting to db".into(),
+            after: Duration::from_secs(2),
+        };
+        let e = pool_timeout(Duration::from_secs(1), Some(slow));
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert!(e.to_string().contains("connecting to db"), "{e}");
     }
 }

@@ -82,6 +82,48 @@ pub fn script(table: &TableName, options: &TableOptions, idempotent: bool) -> St
     out
 }
 
+/// The SQL of the cache's operations on a table, exactly as this crate
+/// prepares it: for review, and for baselines that run the same statements.
+///
+/// Parameters (types declared when preparing): `get`, `refresh`: `$1` the
+/// key (`varchar`), `$2` now (`timestamptz`); `set`: `$1` key, `$2` value
+/// (`bytea`), `$3` expiresattime (`timestamptz`), `$4` window in seconds
+/// (`int8`, null for none), `$5` absolute expiration (`timestamptz`, null
+/// for none); `remove`: `$1` key. `get` returns `(value,
+/// slidingexpirationinseconds)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OperationSql {
+    /// The read, with the sliding refresh (one statement).
+    pub get: String,
+    /// The sliding refresh alone.
+    pub refresh: String,
+    /// The upsert.
+    pub set: String,
+    /// The delete of one key.
+    pub remove: String,
+}
+
+/// The statements this crate sends for `table`.
+///
+/// ```
+/// use cache_postgres::{schema, TableName};
+///
+/// let sql = schema::operation_sql(&TableName::new("public", "cache")?);
+/// assert!(sql.set.contains("ON CONFLICT (id) DO UPDATE"));
+/// # Ok::<(), cache_abstractions::Error>(())
+/// ```
+pub fn operation_sql(table: &TableName) -> OperationSql {
+    use crate::statements::Op;
+    let s = Statements::new(table);
+    OperationSql {
+        get: s.sql(Op::Get).to_owned(),
+        refresh: s.sql(Op::Refresh).to_owned(),
+        set: s.sql(Op::Set).to_owned(),
+        remove: s.sql(Op::Remove).to_owned(),
+    }
+}
+
 /// What [`create_table`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

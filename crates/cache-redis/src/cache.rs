@@ -120,15 +120,15 @@ impl ToRedisArgs for RedisKey<'_> {
 
 /// An entry's fields as read: `absexp`, `sldexp`, and the value (get) or
 /// whether the `data` field exists (refresh, inspect).
-struct Raw {
-    absexp: Option<Vec<u8>>,
-    sldexp: Option<Vec<u8>>,
-    data: Option<Vec<u8>>,
-    has_data: bool,
+pub(crate) struct Raw {
+    pub(crate) absexp: Option<Vec<u8>>,
+    pub(crate) sldexp: Option<Vec<u8>>,
+    pub(crate) data: Option<Vec<u8>>,
+    pub(crate) has_data: bool,
 }
 
 impl Raw {
-    fn from_values(values: Vec<Value>) -> Result<Raw> {
+    pub(crate) fn from_values(values: Vec<Value>) -> Result<Raw> {
         let mut it = values.into_iter();
         let absexp = bulk(it.next())?;
         let sldexp = bulk(it.next())?;
@@ -152,7 +152,7 @@ impl Raw {
     /// `Some`: a live, well-formed entry. Malformed fields: `CorruptEntry`.
     /// An entry whose absolute expiration has passed is a miss, whatever
     /// Redis's own TTL says.
-    fn validate(&self, now: Ticks) -> Result<Option<StoredExpiry>> {
+    pub(crate) fn validate(&self, now: Ticks) -> Result<Option<StoredExpiry>> {
         if self.absexp.is_none() && self.sldexp.is_none() && !self.has_data {
             return Ok(None);
         }
@@ -180,7 +180,7 @@ fn bulk(v: Option<Value>) -> Result<Option<Vec<u8>>> {
     }
 }
 
-fn array(v: Value) -> Result<Vec<Value>> {
+pub(crate) fn array(v: Value) -> Result<Vec<Value>> {
     match v {
         Value::Array(items) => Ok(items),
         other => Err(Error::corrupt(format!(

@@ -101,14 +101,18 @@ impl Connector {
         let (client, config, pool, lanes, failures) = match &self.kind {
             Kind::Cluster { client, conn } => {
                 let budget = self.connect_timeout.saturating_add(self.command_timeout);
-                let conn = conn
-                    .get_or_try_init(|| async {
-                        tokio::time::timeout(budget, client.get_async_connection())
-                            .await
-                            .map_err(|_| error::timed_out(op, budget))?
-                            .map_err(|e| error::from_connect(op, e))
-                    })
-                    .await?;
+                // The deadline covers the wait behind another caller's
+                // attempt too: after a failed attempt the next waiter makes
+                // its own, and a caller must not queue for several budgets.
+                let init = conn.get_or_try_init(|| async {
+                    client
+                        .get_async_connection()
+                        .await
+                        .map_err(|e| error::from_connect(op, e))
+                });
+                let conn = tokio::time::timeout(budget, init)
+                    .await
+                    .map_err(|_| error::timed_out(op, budget))??;
                 return Ok((Conn::Cluster(conn.clone()), None));
             }
             Kind::Pool {
@@ -431,7 +435,7 @@ impl Lanes {
         let mut slot = self.lanes.get(lane)?.lock().ok()?;
         let c = slot.as_mut()?;
         c.uses = c.uses.wrapping_add(1);
-        let stale = c.uses % AGE_CHECK_EVERY == 0 && c.since.elapsed() >= LANE_TTL;
+        let stale = c.uses.is_multiple_of(AGE_CHECK_EVERY) && c.since.elapsed() >= LANE_TTL;
         if stale || c.broken.load(Ordering::Relaxed) {
             return None;
         }

@@ -100,6 +100,10 @@ mod config;
 mod conn;
 mod error;
 mod format;
+// Decoders for the fuzz targets and property tests only: not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod scripts;
 mod url;
 

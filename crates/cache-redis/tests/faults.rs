@@ -41,7 +41,7 @@ async fn killed_mid_operation_then_restarted_same_instance_recovers() {
     let value = bytes::Bytes::from(vec![7u8; 64 * 1024]);
     // Load from many tasks, kill the server under it.
     let mut tasks = Vec::new();
-    for t in 0..16 {
+    for t in 0..16u32 {
         let cache = Arc::clone(&cache);
         let value = value.clone();
         tasks.push(tokio::spawn(async move {
@@ -51,7 +51,7 @@ async fn killed_mid_operation_then_restarted_same_instance_recovers() {
             while Instant::now() < stop_at {
                 let key = format!("load:{t}");
                 let started = Instant::now();
-                let r = if t % 2 == 0 {
+                let r = if t.is_multiple_of(2) {
                     cache.set(&key, value.clone(), &EntryOptions::new()).await
                 } else {
                     cache.get(&key).await.map(drop)

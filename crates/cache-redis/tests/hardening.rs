@@ -238,3 +238,51 @@ async fn expiry_follows_the_injected_clock() {
 }
 
 use cache_abstractions::Clock as _;
+
+/// Connecting is lazy, for a cluster too: a cluster that is down when the
+/// cache is built fails each operation within its own budget, however many
+/// wait for the connection at once (rule 15), and build itself never fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_down_at_start_fails_every_waiter_within_its_budget() {
+    let closed: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let url = format!(
+        "redis+cluster://127.0.0.1:{},127.0.0.1:{}",
+        closed[0], closed[1]
+    );
+    let (connect, command) = (Duration::from_millis(500), Duration::from_millis(500));
+    let cache = Arc::new(
+        RedisCache::builder()
+            .url(&url)
+            .connect_timeout(connect)
+            .command_timeout(command)
+            .build()
+            .expect("build does no I/O"),
+    );
+    let started = std::time::Instant::now();
+    let waiters: Vec<_> = (0..8)
+        .map(|i| {
+            let c = Arc::clone(&cache);
+            tokio::spawn(async move { c.get(&format!("k{i}")).await })
+        })
+        .collect();
+    for w in waiters {
+        let err = w.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+            "{err}"
+        );
+    }
+    let took = started.elapsed();
+    assert!(
+        took < connect + command + Duration::from_secs(2),
+        "the last waiter took {took:?}"
+    );
+}

@@ -137,7 +137,11 @@ impl ConnectionString {
     /// The same connection string with the password replaced by `***`, for
     /// logs and messages.
     pub fn redacted(&self) -> String {
-        let mut s = format!("Server=tcp:{},{}", self.host, self.port);
+        // Quoted when needed, so the text parses back to the same host.
+        let mut s = format!(
+            "Server={}",
+            quote_value(&format!("tcp:{},{}", self.host, self.port))
+        );
         if let Some(db) = &self.database {
             s.push_str(&format!(";Database={}", quote_value(db)));
         }
@@ -302,7 +306,8 @@ pub fn redact(text: &str) -> String {
 }
 
 fn quote_value(v: &str) -> String {
-    if v.contains([';', '\'', '"']) || v.trim() != v {
+    // '=' too: a value starting with it would read back as an escaped '=' in the key.
+    if v.contains([';', '\'', '"', '=']) || v.trim() != v {
         format!("\"{}\"", v.replace('"', "\"\""))
     } else {
         v.to_owned()

@@ -24,6 +24,10 @@ mod conn;
 mod connstr;
 mod error;
 mod format;
+// Decoders for the fuzz targets and property tests only: not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ident;
 mod keys;
 pub mod schema;

@@ -33,9 +33,11 @@ mod cases;
 mod harness;
 #[cfg(feature = "hybrid")]
 pub mod hybrid;
+pub mod proxy;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
 mod runner;
+pub mod soak;
 mod support;
 
 pub use async_trait::async_trait;

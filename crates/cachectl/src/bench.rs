@@ -362,7 +362,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -544,7 +544,7 @@ async fn populate(
                 shared.done.fetch_add(1, Ordering::Relaxed);
                 i += tasks;
                 n += 1;
-                if n % YIELD_EVERY == 0 {
+                if n.is_multiple_of(YIELD_EVERY) {
                     tokio::task::yield_now().await;
                 }
             }
@@ -682,7 +682,7 @@ async fn measure(
                     shared.done.fetch_add(pending, Ordering::Relaxed);
                     pending = 0;
                 }
-                if n % YIELD_EVERY == 0 {
+                if n.is_multiple_of(YIELD_EVERY) {
                     tokio::task::yield_now().await;
                     now = Instant::now();
                 }

@@ -2,7 +2,7 @@
 //! any output, so they are tested in-process against the memory backend.
 
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use distcache::{Bytes, DistributedCache, EntryInfo, EntryOptions};
 use serde_json::json;
@@ -123,18 +123,38 @@ fn relative(at: SystemTime, now: SystemTime) -> String {
     }
 }
 
+/// `at` within what RFC 3339 (and .NET) can write: from the Unix epoch to
+/// 9999-12-31T23:59:59Z; `true` when it was later and moved back. .NET
+/// writes instants past year 9999 for `TimeSpan.MaxValue` windows, and
+/// formatting one as is fails.
+fn printable(at: SystemTime) -> (SystemTime, bool) {
+    let latest = distcache::max_absolute_expiration();
+    if at > latest {
+        (latest, true)
+    } else {
+        (at.max(UNIX_EPOCH), false)
+    }
+}
+
 fn instant_millis(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    humantime::format_rfc3339_millis(printable(at).0).to_string()
+}
+
+/// `2030-01-01T00:00:00Z (in 3h)`, or `... or later` past year 9999.
+fn instant_row(at: SystemTime, now: SystemTime) -> String {
+    let (shown, later) = printable(at);
+    let or_later = if later { " or later" } else { "" };
+    format!(
+        "{}{or_later} ({})",
+        humantime::format_rfc3339_seconds(shown),
+        relative(at, now)
+    )
 }
 
 /// The `inspect` table.
 pub fn inspect_table(key: &str, info: &EntryInfo, now: SystemTime) -> String {
     let absolute = match info.absolute_expiration {
-        Some(at) => format!(
-            "{} ({})",
-            humantime::format_rfc3339_seconds(at),
-            relative(at, now)
-        ),
+        Some(at) => instant_row(at, now),
         None => "none".into(),
     };
     let sliding = match info.sliding_expiration {
@@ -142,11 +162,7 @@ pub fn inspect_table(key: &str, info: &EntryInfo, now: SystemTime) -> String {
         None => "none".into(),
     };
     let expires = match info.expires_at {
-        Some(at) => format!(
-            "{} ({})",
-            humantime::format_rfc3339_seconds(at),
-            relative(at, now)
-        ),
+        Some(at) => instant_row(at, now),
         None => "never".into(),
     };
     format!(
@@ -176,7 +192,25 @@ pub fn inspect_json(key: &str, info: &EntryInfo, now: SystemTime) -> serde_json:
 mod tests {
     use super::*;
     use distcache::cache_memory::MemoryCache;
-    use std::time::UNIX_EPOCH;
+
+    /// Issue 10, item 1: .NET's `TimeSpan.MaxValue` window puts the deadline
+    /// past year 9999; printing it exited 101 ("a formatting trait
+    /// implementation returned an error").
+    #[test]
+    fn instants_past_year_9999_print_clamped() {
+        let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000); // year ~11476
+        let window = Duration::from_secs(922_337_203_685); // TimeSpan.MaxValue
+        let info = EntryInfo::new(3, Some(far), Some(window), Some(far));
+        let now = SystemTime::now();
+        let table = inspect_table("k", &info, now);
+        assert!(table.contains("9999-12-31T23:59:59Z or later"), "{table}");
+        let json = inspect_json("k", &info, now);
+        assert_eq!(json["expires_at"], "9999-12-31T23:59:59.000Z", "{json}");
+        assert!(json["expires_in_ms"].as_i64().unwrap() > 0, "{json}");
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(10);
+        let info = EntryInfo::new(3, Some(before_epoch), None, Some(before_epoch));
+        assert!(inspect_table("k", &info, now).contains("1970-01-01T00:00:00Z"));
+    }
 
     fn expiry(
         absolute_in: Option<Duration>,

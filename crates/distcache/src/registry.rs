@@ -111,12 +111,15 @@ pub(crate) fn known() -> String {
         .flat_map(|b| b.schemes.iter().map(|s| format!("{s}://")))
         .collect();
     if BACKENDS.iter().any(|b| b.is_connection_string.is_some()) {
-        all.push("a connection string".to_owned());
+        all.push("a connection string (Server=..;Database=..)".to_owned());
     }
     if all.is_empty() {
         return "nothing: enable a backend feature (memory, redis, sqlserver, postgres)".to_owned();
     }
-    all.join(", ")
+    match all.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => all.join(", "),
+    }
 }
 
 /// The error for text no backend takes. It names at most the scheme, and

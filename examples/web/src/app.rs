@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use distcache::{DistributedCache, DistributedCacheExt, EntryOptions, ErrorKind, Scrubber};
+use cache_hybrid::{FactoryError, HybridCache, HybridEntryOptions, Source};
+use distcache::{DistributedCache, EntryOptions, ErrorKind, Scrubber};
 use serde::Serialize;
 use serde_json::json;
 
@@ -21,6 +22,9 @@ use crate::catalog::{Catalog, Product};
 pub struct AppState {
     /// The cache. Any backend: the handlers never know which.
     pub cache: Arc<dyn DistributedCache>,
+    /// A local tier with stampede protection in front of `cache`: what
+    /// `/products` reads through.
+    pub hybrid: HybridCache,
     /// When cached products expire.
     pub entry_options: EntryOptions,
     /// The slow upstream the cache protects.
@@ -121,55 +125,81 @@ struct ProductResponse<'a> {
     product: Product,
 }
 
-/// Get-or-compute: the pattern a distributed cache exists for. Copy this.
+/// Get-or-create through [`HybridCache`]: the pattern a distributed cache
+/// exists for, with a local tier and stampede protection. Copy this.
 ///
-/// 1. Ask the cache. Whichever server cached the product, every server sees it.
-/// 2. On a miss, do the expensive lookup.
-/// 3. Put the result in the cache with expiry, so the next request, on any
-///    server, skips step 2.
+/// 1. This server's local copy, else the shared cache (whichever server
+///    cached the product, every server sees it).
+/// 2. On a miss, the expensive lookup, **once** however many requests for
+///    the product arrive at the same time: they all wait for that one call.
+/// 3. The result goes to both tiers with expiry, so the next request, on
+///    any server, skips step 2.
 ///
-/// The cache is an optimisation, not the source of truth: when it fails,
-/// this serves from the upstream and reports [`CacheOutcome::Unavailable`]
-/// instead of failing the request.
+/// The cache is an optimisation, not the source of truth: when the shared
+/// cache fails, this serves from the upstream and reports
+/// [`CacheOutcome::Unavailable`] instead of failing the request.
 pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, CacheOutcome) {
     // Version the key: if `Product` ever changes shape, bump it and old
-    // entries are simply never read again.
+    // entries are simply never read again. (Unreadable entries, from
+    // another version or another app, are misses and get overwritten.)
     let key = format!("product:v1:{id}");
-
-    // 1. The cache first. `get_json` also restarts the sliding window.
-    let mut cache_ok = true;
-    match state.cache.get_json::<Product>(&key).await {
-        Ok(Some(product)) => return (Some(product), CacheOutcome::Hit),
-        Ok(None) => {} // a miss: compute it below
-        // Something unreadable under our key (another version, another app):
-        // treat as a miss; the `set` below overwrites it.
-        Err(e) if matches!(e.kind(), ErrorKind::CorruptEntry | ErrorKind::Serialization) => {
-            state.log(&format!("{key}: ignoring unreadable entry: {e}"));
+    let options = HybridEntryOptions::new().distributed(state.entry_options.clone());
+    let (catalog, server) = (state.catalog.clone(), state.server.clone());
+    // The hybrid cache absorbs a shared-cache outage; its error counter says
+    // whether this request met one (approximate under concurrency: it only
+    // labels the response).
+    let errors_before = state.hybrid.stats().distributed_errors;
+    let fetched = state
+        .hybrid
+        .get_or_create(&key, &options, move || async move {
+            // Unknown ids are an error, so they are not cached. (A real
+            // service might cache "not found" too, with a short expiry.)
+            catalog.fetch(id, &server).await.ok_or(UnknownProduct)
+        })
+        .await;
+    let cache_failed = state.hybrid.stats().distributed_errors > errors_before;
+    if cache_failed {
+        // Computed while the shared cache was down: don't keep it locally,
+        // so once the cache is back every server agrees on one value again.
+        state.log(&format!(
+            "{key}: the shared cache failed; served without it"
+        ));
+        state.hybrid.evict_local(&key).await;
+    }
+    match fetched {
+        Ok(f) => {
+            let outcome = match f.source {
+                Source::Local | Source::Distributed => CacheOutcome::Hit,
+                _ if cache_failed => CacheOutcome::Unavailable,
+                _ => CacheOutcome::Miss,
+            };
+            (Some(f.value), outcome)
         }
-        // Cache down or slow: serve without it rather than fail the request.
+        Err(e) if is_unknown_product(&e) => (None, CacheOutcome::Miss),
         Err(e) => {
-            state.log(&format!("cache get failed, using the upstream: {e}"));
-            cache_ok = false;
+            state.log(&format!("cache failed, using the upstream: {e}"));
+            let product = state.catalog.fetch(id, &state.server).await;
+            (product, CacheOutcome::Unavailable)
         }
     }
+}
 
-    // 2. The expensive lookup.
-    let product = state.catalog.fetch(id, &state.server).await;
+/// The upstream has no such product (the factory's error: not cached).
+#[derive(Debug)]
+struct UnknownProduct;
 
-    // 3. Cache what we found. (Unknown ids are not cached here; a real
-    //    service might cache "not found" too, with a short expiry.)
-    if let (Some(p), true) = (&product, cache_ok) {
-        if let Err(e) = state.cache.set_json(&key, p, &state.entry_options).await {
-            state.log(&format!("cache set failed: {e}"));
-            cache_ok = false;
-        }
+impl std::fmt::Display for UnknownProduct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no such product")
     }
-    let outcome = if cache_ok {
-        CacheOutcome::Miss
-    } else {
-        CacheOutcome::Unavailable
-    };
-    (product, outcome)
+}
+
+impl std::error::Error for UnknownProduct {}
+
+fn is_unknown_product(e: &distcache::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<FactoryError>())
+        .is_some_and(|f| f.inner().is::<UnknownProduct>())
 }
 
 /// `GET /products/{id}`.
@@ -286,10 +316,11 @@ fn error(status: StatusCode, message: String) -> Response {
 mod tests {
     use super::*;
     use distcache::cache_memory::MemoryCache;
-    use distcache::{async_trait, Bytes, Capabilities, Error, Result};
+    use distcache::{async_trait, Bytes, Capabilities, DistributedCacheExt, Error, Result};
 
     fn state(cache: Arc<dyn DistributedCache>) -> AppState {
         AppState {
+            hybrid: HybridCache::new(Arc::clone(&cache)),
             cache,
             entry_options: entry_options(Some(Duration::from_secs(60)), None),
             catalog: Catalog::new(Duration::ZERO),

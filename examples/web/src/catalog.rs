@@ -5,6 +5,7 @@
 //! can see exactly which requests the cache spared.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -31,11 +32,11 @@ pub struct Product {
     pub computed_at_ms: u64,
 }
 
-/// The slow upstream.
-#[derive(Debug)]
+/// The slow upstream. Clones share the call counter.
+#[derive(Clone, Debug)]
 pub struct Catalog {
     delay: Duration,
-    calls: AtomicU64,
+    calls: Arc<AtomicU64>,
 }
 
 impl Catalog {
@@ -43,7 +44,7 @@ impl Catalog {
     pub fn new(delay: Duration) -> Catalog {
         Catalog {
             delay,
-            calls: AtomicU64::new(0),
+            calls: Arc::new(AtomicU64::new(0)),
         }
     }
 

@@ -18,11 +18,13 @@
 mod app;
 mod catalog;
 mod config;
+mod telemetry;
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use cache_hybrid::HybridCache;
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 use distcache::{ErrorKind, Scrubber};
@@ -95,6 +97,10 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
     let cache = distcache::open_with(&config.cache_url, &config.open_options())
         .map_err(|e| Failure::Usage(format!("CACHE_URL: {e}")))?;
     let backend = distcache::backend_of(&config.cache_url).unwrap_or("unknown");
+    // Logs (RUST_LOG, default info) and the /metrics recorder, installed
+    // before the cache is wrapped: the wrapper registers its metrics then.
+    let metrics = telemetry::install(&scrubber).map_err(Failure::Runtime)?;
+    let cache = telemetry::instrument(cache, backend);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -105,6 +111,7 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
     let server = config.name.clone().unwrap_or_else(|| local.to_string());
 
     let state = Arc::new(AppState {
+        hybrid: HybridCache::new(Arc::clone(&cache)),
         cache,
         entry_options,
         catalog: Catalog::new(config.upstream_delay),
@@ -141,7 +148,8 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
         ),
     }
 
-    axum::serve(listener, app::router(Arc::clone(&state)))
+    let router = app::router(Arc::clone(&state)).merge(telemetry::metrics_route(metrics));
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Failure::Runtime(format!("server error: {e}")))?;

@@ -229,9 +229,17 @@ impl Drop for Service {
     }
 }
 
-/// A minimal HTTP/1.1 GET (enough for this service: `Connection: close`,
-/// a JSON body with `Content-Length` or chunked).
+/// A minimal HTTP/1.1 GET of a JSON body.
 fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, Value), String> {
+    let (status, body) = http_get_bytes(addr, path)?;
+    let json = serde_json::from_slice(&body)
+        .map_err(|e| format!("{e} in body {:?}", String::from_utf8_lossy(&body)))?;
+    Ok((status, json))
+}
+
+/// A minimal HTTP/1.1 GET (enough for this service: `Connection: close`,
+/// a body with `Content-Length` or chunked).
+fn http_get_bytes(addr: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), String> {
     let mut stream =
         TcpStream::connect_timeout(&addr, REQUEST_TIMEOUT).map_err(|e| e.to_string())?;
     stream
@@ -260,9 +268,7 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, Value), String> {
     if head.contains("transfer-encoding: chunked") {
         body = dechunk(&body)?;
     }
-    let json = serde_json::from_slice(&body)
-        .map_err(|e| format!("{e} in body {:?}", String::from_utf8_lossy(&body)))?;
-    Ok((status, json))
+    Ok((status, body))
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
@@ -444,6 +450,33 @@ fn redis_cache_is_shared_survives_restarts_and_expires() {
     assert_eq!(shared["cache"], "hit", "{shared}");
 }
 
+/// Stampede protection: 50 concurrent first requests for one product cost
+/// this instance exactly one upstream call (the others wait for it).
+#[test]
+fn concurrent_first_requests_make_one_upstream_call() {
+    let s = Service::start(
+        "f",
+        &[("CACHE_URL", "memory://"), ("UPSTREAM_DELAY_MS", "300")],
+    );
+    let addr = s.addr;
+    let requests: Vec<_> = (0..50)
+        .map(|_| thread::spawn(move || http_get(addr, "/products/77")))
+        .collect();
+    for r in requests {
+        let (status, body) = r
+            .join()
+            .expect("request thread")
+            .unwrap_or_else(|e| panic!("GET /products/77: {e}"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["product"]["id"], 77, "{body}");
+    }
+    assert_eq!(
+        s.upstream_calls(),
+        1,
+        "50 concurrent first requests for one product must make 1 upstream call"
+    );
+}
+
 /// Proof 4, the contrast: with in-process caches, each server calls the
 /// upstream for the same product and keeps its own copy.
 #[test]
@@ -482,6 +515,40 @@ fn memory_caches_are_per_server() {
     let c_restarted = c.product(42);
     assert_eq!(c_restarted["cache"], "miss", "{c_restarted}");
     assert_eq!(c.upstream_calls(), 1, "a new life, a new upstream call");
+}
+
+/// `/metrics` serves Prometheus text: every cache operation counted by
+/// backend, operation and outcome, with its duration; no key in any label.
+#[test]
+fn metrics_count_cache_operations() {
+    let s = Service::start(
+        "m",
+        &[("CACHE_URL", "memory://"), ("UPSTREAM_DELAY_MS", "0")],
+    );
+    assert_eq!(s.product(4242)["cache"], "miss");
+    assert_eq!(s.product(4242)["cache"], "hit");
+    let (status, body) = http_get_bytes(s.addr, "/metrics").expect("GET /metrics");
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{text}");
+    let value = |series: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    };
+    let get = |outcome: &str| {
+        value(&format!(
+            "cache_operations{{db_system_name=\"memory\",db_operation_name=\"get\",cache_outcome=\"{outcome}\"}}"
+        ))
+    };
+    assert_eq!((get("miss"), get("hit")), (Some(1.0), Some(1.0)), "{text}");
+    let sets = value(
+        "cache_operations{db_system_name=\"memory\",db_operation_name=\"set\",cache_outcome=\"ok\"}",
+    );
+    assert_eq!(sets, Some(1.0), "{text}");
+    let timed = value(
+        "db_client_operation_duration_count{db_system_name=\"memory\",db_operation_name=\"get\"}",
+    );
+    assert_eq!(timed, Some(2.0), "{text}");
+    assert!(!text.contains("4242"), "a key in a label: {text}");
 }
 
 /// Bad input gets a JSON error, and the server stays up.

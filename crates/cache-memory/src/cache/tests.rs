@@ -3,8 +3,10 @@
 use super::*;
 use cache_abstractions::{ErrorKind, ManualClock};
 
+/// On a whole second, so the checks below land exactly on deadlines (the
+/// cache keeps instants in microseconds, rounding deadlines up).
 fn cache_with_clock() -> (MemoryCache, ManualClock) {
-    let clock = ManualClock::starting_now();
+    let clock = ManualClock::new(std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let cache = MemoryCache::builder()
         .clock(Arc::new(clock.clone()))
         .reap_interval(None)
@@ -184,4 +186,59 @@ async fn entry_that_cannot_fit_with_its_key_is_rejected_not_dropped() {
         .unwrap();
     cache.run_pending_tasks();
     assert_eq!(cache.get("key").await.unwrap(), Some(fits));
+}
+
+/// Issue 10, item 1: an absolute expiration after year 2554 (where a u64 of
+/// nanoseconds ends) is kept and reported, not turned into "none".
+#[tokio::test]
+async fn expirations_up_to_year_9999_are_kept() {
+    let cache = MemoryCache::new();
+    let year_3000 = std::time::UNIX_EPOCH + secs(32_503_680_000);
+    let latest = cache_abstractions::max_absolute_expiration();
+    for at in [year_3000, latest] {
+        let opts = EntryOptions::new().expires_at(at);
+        cache.set("k", "v".into(), &opts).await.unwrap();
+        let info = cache.inspect("k").await.unwrap().unwrap();
+        assert_eq!(info.absolute_expiration, Some(at));
+        assert_eq!(info.expires_at, Some(at));
+        assert!(cache.get("k").await.unwrap().is_some());
+    }
+    // A sliding window from such an entry is capped by it, not "never".
+    let opts = EntryOptions::new()
+        .expires_at(year_3000)
+        .sliding(cache_abstractions::MAX_SLIDING_EXPIRATION);
+    cache.set("s", "v".into(), &opts).await.unwrap();
+    let info = cache.inspect("s").await.unwrap().unwrap();
+    assert!(info.expires_at.is_some_and(|t| t <= year_3000), "{info:?}");
+}
+
+/// Issue 10, item 6: a sliding entry that is dead by the cache's clock, but
+/// whose moka timer was pushed past that (by an inspect or a read), is
+/// evicted by the next access instead of every miss pushing it again.
+#[tokio::test]
+async fn a_dead_entry_is_evicted_by_the_next_access() {
+    let (cache, clock) = cache_with_clock();
+    let opts = EntryOptions::new().sliding(secs(3600));
+    for i in 0..100 {
+        cache
+            .set(&format!("k{i}"), "v".into(), &opts)
+            .await
+            .unwrap();
+        cache.inspect(&format!("k{i}")).await.unwrap();
+    }
+    cache.run_pending_tasks();
+    assert_eq!(cache.entry_count(), 100);
+    // Dead by the cache's clock; moka's own (real-time) timer has an hour left.
+    clock.advance(secs(7200));
+    for round in 0..3 {
+        for i in 0..100 {
+            assert_eq!(
+                cache.get(&format!("k{i}")).await.unwrap(),
+                None,
+                "round {round}"
+            );
+        }
+    }
+    cache.run_pending_tasks();
+    assert_eq!(cache.entry_count(), 0, "dead entries still held");
 }

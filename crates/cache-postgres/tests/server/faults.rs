@@ -117,3 +117,68 @@ async fn ping_round_trips_on_the_table() {
     let t = schema.create_table("c").await;
     common::cache(&t).ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_statement_past_its_timeout_is_cancelled_and_the_cache_goes_on() {
+    let schema = Schema::new("faults_timeout").await;
+    let t = schema.create_table("c").await;
+    let app = common::unique("app");
+    let cache = common::builder(&t)
+        .connection_string(&common::url_with(&format!("application_name={app}")))
+        .command_timeout(Duration::from_secs(1))
+        .pool_size(1)
+        .build()
+        .unwrap();
+    cache
+        .set("locked", "v1".into(), &EntryOptions::new())
+        .await
+        .unwrap();
+    // Another session holds the row: the cache's next write to it blocks.
+    let mut holder = common::raw().await;
+    let tx = holder.transaction().await.unwrap();
+    tx.execute(
+        &format!(
+            "SELECT 1 FROM {} WHERE id = 'locked' FOR UPDATE",
+            t.quoted()
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+    let e = cache
+        .set("locked", "v2".into(), &EntryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    // The blocked statement was cancelled on the server, not left waiting
+    // for the lock (and the one pooled connection was replaced).
+    let raw = common::raw().await;
+    let mut waiting = 1;
+    for _ in 0..50 {
+        waiting = raw
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                &[&app],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        waiting, 0,
+        "the timed-out statement still runs on the server"
+    );
+    cache
+        .set("other", "x".into(), &EntryOptions::new())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        cache.get("locked").await.unwrap().as_deref(),
+        Some(&b"v1"[..])
+    );
+}

@@ -16,4 +16,5 @@ mod conformance;
 mod interop;
 mod login;
 mod proxy;
+mod soak;
 mod tool;

@@ -13,6 +13,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 
 use super::{Factory, HybridHarness, HybridUnderTest, KitSettings};
+use crate::harness::Outage;
 use crate::runner::Outcome;
 use crate::support::{key, namespace};
 use cache_hybrid::HybridEntryOptions;
@@ -444,13 +445,11 @@ pub(super) async fn fail_safe_serves_stale_when_factory_fails(h: &dyn HybridHarn
         "hard timeout",
     );
     assert!(got.stale && got.value == "v1");
-    // Then with the distributed tier down as well.
-    let ns = namespace();
-    let Some(tier) = h.tier(&ns).await else {
+    // Then with the distributed tier down as well (a real outage when the
+    // harness has one).
+    let Some((cache, mut down)) = downable(h).await else {
         return Outcome::Passed;
     };
-    let flaky = Arc::new(Flaky::new(tier));
-    let cache = h.build(Some(flaky.clone()), &KitSettings::default());
     value(
         cache
             .get_or_create(&k, &safe, counted(&Arc::default(), "v2", Duration::ZERO))
@@ -458,13 +457,16 @@ pub(super) async fn fail_safe_serves_stale_when_factory_fails(h: &dyn HybridHarn
         "create",
     );
     tokio::time::sleep(Duration::from_millis(900)).await;
-    flaky.down.store(true, Ordering::SeqCst);
+    down.stop().await;
     let got = value(
-        cache
-            .get_or_create(&k, &safe, failing(&calls, Duration::ZERO))
-            .await,
+        within(
+            "fail-safe with the tier down",
+            cache.get_or_create(&k, &safe, failing(&calls, Duration::ZERO)),
+        )
+        .await,
         "tier down, factory failing",
     );
+    down.start().await;
     assert!(
         got.stale && got.value == "v2",
         "fail-safe with the tier down: {got:?}"
@@ -472,25 +474,48 @@ pub(super) async fn fail_safe_serves_stale_when_factory_fails(h: &dyn HybridHarn
     Outcome::Passed
 }
 
-pub(super) async fn tier_down_never_fails_get_or_create(h: &dyn HybridHarness) -> Outcome {
-    let (cache, mut outage): (Arc<dyn HybridUnderTest>, _) = match h.outage().await {
-        Some(o) => (h.build(Some(o.cache()), &KitSettings::default()), Some(o)),
-        None => match h.tier(&namespace()).await {
-            Some(tier) => {
-                let flaky = Arc::new(Flaky::new(tier));
-                flaky.down.store(true, Ordering::SeqCst);
-                (h.build(Some(flaky), &KitSettings::default()), None)
-            }
-            None => {
-                return Outcome::Skipped(
-                    "local only: there is no distributed tier to take down".into(),
-                )
-            }
-        },
-    };
-    if let Some(o) = outage.as_mut() {
-        o.stop().await;
+/// A distributed tier the case can take down: the harness's real outage,
+/// or a simulated one.
+enum Down {
+    Real(Box<dyn Outage>),
+    Simulated(Arc<Flaky>),
+}
+
+impl Down {
+    async fn stop(&mut self) {
+        match self {
+            Down::Real(o) => o.stop().await,
+            Down::Simulated(f) => f.down.store(true, Ordering::SeqCst),
+        }
     }
+
+    async fn start(&mut self) {
+        match self {
+            Down::Real(o) => o.start().await,
+            Down::Simulated(f) => f.down.store(false, Ordering::SeqCst),
+        }
+    }
+}
+
+/// A cache under test over a tier that can be taken down; `None` when
+/// local only.
+async fn downable(h: &dyn HybridHarness) -> Option<(Arc<dyn HybridUnderTest>, Down)> {
+    if let Some(o) = h.outage().await {
+        return Some((
+            h.build(Some(o.cache()), &KitSettings::default()),
+            Down::Real(o),
+        ));
+    }
+    let flaky = Arc::new(Flaky::new(h.tier(&namespace()).await?));
+    let cache = h.build(Some(flaky.clone()), &KitSettings::default());
+    Some((cache, Down::Simulated(flaky)))
+}
+
+pub(super) async fn tier_down_never_fails_get_or_create(h: &dyn HybridHarness) -> Outcome {
+    let Some((cache, mut down)) = downable(h).await else {
+        return Outcome::Skipped("local only: there is no distributed tier to take down".into());
+    };
+    down.stop().await;
     let k = key("down");
     let calls = Arc::new(AtomicUsize::new(0));
     let got = value(
@@ -524,9 +549,7 @@ pub(super) async fn tier_down_never_fails_get_or_create(h: &dyn HybridHarness) -
         "a tagged entry with the tier down",
     );
     assert_eq!(tagged.value, "t");
-    if let Some(o) = outage.as_mut() {
-        o.start().await;
-    }
+    down.start().await;
     Outcome::Passed
 }
 
