@@ -9,6 +9,7 @@
 //! `footprint` (resident memory per entry, each case in a fresh process)
 //! and `report` (docs/performance.md and its SVG plots).
 
+pub mod candidates;
 pub mod load;
 pub mod results;
 mod target;

@@ -9,9 +9,14 @@
 //! 3. Redis, when `redis-server` is installed: a throwaway server on a free
 //!    loopback port (never 6379), loaded by `redis-benchmark` and by
 //!    `cachectl bench --json` at each concurrency and value size.
+//!    Then instructions per operation (`instructions`, under callgrind)
+//!    for each backend's hot call beside its raw baseline, printed as a
+//!    table and written to `<results>/instructions.tsv` (quick runs too).
 //! 4. A callgrind profile of the memory backend's hot calls beside moka's
 //!    (full run only, when valgrind is installed).
 //! 5. `report`, which writes `docs/performance.md` and `docs/perf/*.svg`.
+//!
+//! `--instructions` runs step 3b alone (about a minute, any machine load).
 //!
 //! `--quick` is a smoke run (short criterion times, fewer sweep points, no
 //! profile) that writes its report under the results folder, never over
@@ -41,14 +46,24 @@ const PROFILE_CALLS: u32 = 100_000;
 
 struct Options {
     quick: bool,
+    /// `--instructions`: only the instruction-count table (about a minute).
+    instructions_only: bool,
 }
 
 pub(crate) fn run(args: &[String]) -> Result {
-    let mut opts = Options { quick: false };
+    let mut opts = Options {
+        quick: false,
+        instructions_only: false,
+    };
     for a in args {
         match a.as_str() {
             "--quick" => opts.quick = true,
-            other => return Err(format!("bench: unknown argument {other:?} (only --quick)")),
+            "--instructions" => opts.instructions_only = true,
+            other => {
+                return Err(format!(
+                    "bench: unknown argument {other:?} (--quick, --instructions)"
+                ))
+            }
         }
     }
     let started = Instant::now();
@@ -61,6 +76,20 @@ pub(crate) fn run(args: &[String]) -> Result {
         fs::remove_dir_all(&out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
     }
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+
+    if opts.instructions_only {
+        run_cmd(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "cache-benches",
+            "--bin",
+            "instructions",
+        ]))?;
+        let table = instructions(&target_dir.join("release").join("instructions"), &out)?;
+        println!("{table}");
+        return Ok(());
+    }
 
     let mut env_lines = machine(&opts);
     env_lines.push(("load_before".into(), loadavg()));
@@ -144,6 +173,21 @@ pub(crate) fn run(args: &[String]) -> Result {
     }
 
     stages.push(format!("Redis {:.0} s", mark.elapsed().as_secs_f64()));
+    let mark = Instant::now();
+
+    // 3b. Instructions per operation (callgrind), quick runs included:
+    //     counts, not seconds, so they compare across machines and commits.
+    match instructions(&bin("instructions"), &out) {
+        Ok(table) => eprintln!("{table}"),
+        Err(e) => {
+            eprintln!("xtask: instruction counts skipped: {e}");
+            missing.push(format!("instruction counts: {e}"));
+        }
+    }
+    stages.push(format!(
+        "instruction counts {:.0} s",
+        mark.elapsed().as_secs_f64()
+    ));
     let mark = Instant::now();
 
     // 4. Profile.
@@ -528,4 +572,150 @@ fn profile(bin: &Path, out: &Path) -> Result {
         )?;
     }
     Ok(())
+}
+
+/// One row of the instruction-count table: the case measured, its
+/// baseline, operations, and extra arguments.
+struct Pair {
+    what: &'static str,
+    case: &'static str,
+    baseline: &'static str,
+    ops: u32,
+    tasks: u32,
+}
+
+/// The pairs `cargo xtask bench` reports (the baselines are measured once
+/// each and reused).
+const PAIRS: &[Pair] = &[
+    Pair {
+        what: "memory get hit",
+        case: "memory-get",
+        baseline: "moka-get",
+        ops: 20_000,
+        tasks: 1,
+    },
+    Pair {
+        what: "hybrid local hit",
+        case: "hybrid-local-hit",
+        baseline: "memory-get-abs",
+        ops: 20_000,
+        tasks: 1,
+    },
+    Pair {
+        what: "store candidate: quick_cache get",
+        case: "quick_cache-get",
+        baseline: "moka-get",
+        ops: 20_000,
+        tasks: 1,
+    },
+    Pair {
+        what: "store candidate: sharded LRU get",
+        case: "sharded-lru-get",
+        baseline: "moka-get",
+        ops: 20_000,
+        tasks: 1,
+    },
+    Pair {
+        what: "Redis get, client side, 1 task",
+        case: "redis-get",
+        baseline: "raw-hmget",
+        ops: 5_000,
+        tasks: 1,
+    },
+    Pair {
+        what: "Redis get, client side, 256 tasks",
+        case: "redis-get",
+        baseline: "raw-hmget",
+        ops: 5_000,
+        tasks: 256,
+    },
+];
+
+/// Instructions per operation of every [`PAIRS`] case and baseline, by
+/// callgrind over `benches/src/bin/instructions.rs` (only its
+/// `measured_loop` is collected: warm operations, setup excluded). The
+/// Redis cases run against a throwaway `redis-server`; only this process's
+/// (the client's) instructions are counted. Returns the printed table.
+fn instructions(bin: &Path, out: &Path) -> Result<String> {
+    stdout_of("valgrind", &["--version"]).ok_or("valgrind is not installed")?;
+    let dir = out.join("callgrind-instructions");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let server = start_redis(out).ok();
+    let url = server
+        .as_ref()
+        .map(|s| format!("redis://127.0.0.1:{}/", s.port));
+    let mut cache: Vec<(String, Option<f64>)> = Vec::new();
+    let mut per_op = |case: &str, ops: u32, tasks: u32| -> Option<f64> {
+        let label = format!("{case}-t{tasks}");
+        if let Some((_, v)) = cache.iter().find(|(l, _)| *l == label) {
+            return *v;
+        }
+        let data = dir.join(format!("{label}.out"));
+        let mut cmd = Command::new("valgrind");
+        cmd.args(["--tool=callgrind", "--quiet", "--dump-instr=no"])
+            .args(["--collect-atstart=no", "--toggle-collect=*measured_loop*"])
+            .arg(format!("--callgrind-out-file={}", data.display()))
+            .arg(bin)
+            .args([case, &ops.to_string(), "--tasks", &tasks.to_string()])
+            .stdout(Stdio::null());
+        let needs_redis = case.starts_with("redis") || case.starts_with("raw");
+        let v = match (&url, needs_redis) {
+            (None, true) => None,
+            (Some(u), true) => {
+                cmd.args(["--url", u]);
+                run_cmd(&mut cmd).ok().and_then(|()| totals(&data))
+            }
+            (_, false) => run_cmd(&mut cmd).ok().and_then(|()| totals(&data)),
+        }
+        .map(|total| total as f64 / f64::from(ops));
+        cache.push((label, v));
+        v
+    };
+    let mut tsv = String::from(
+        "what\tcase\tinstructions_per_op\tbaseline\tbaseline_instructions_per_op\tratio\ttasks\n",
+    );
+    let mut table = String::from(
+        "instructions per operation (callgrind; warm operations, setup excluded; client side only for Redis)\n",
+    );
+    table.push_str(&format!(
+        "{:<36} {:>10}  {:<18} {:>10}  {:>6}\n",
+        "what", "instr/op", "baseline", "instr/op", "ratio"
+    ));
+    let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.0}"));
+    for p in PAIRS {
+        let a = per_op(p.case, p.ops, p.tasks);
+        let b = per_op(p.baseline, p.ops, p.tasks);
+        let ratio = a.zip(b).map(|(a, b)| a / b);
+        let r = ratio.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}x"));
+        table.push_str(&format!(
+            "{:<36} {:>10}  {:<18} {:>10}  {:>6}\n",
+            p.what,
+            fmt(a),
+            p.baseline,
+            fmt(b),
+            r
+        ));
+        tsv.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            p.what,
+            p.case,
+            fmt(a),
+            p.baseline,
+            fmt(b),
+            ratio.map_or_else(|| "n/a".to_string(), |r| format!("{r:.3}")),
+            p.tasks
+        ));
+    }
+    drop(server);
+    fs::write(out.join("instructions.tsv"), tsv).map_err(|e| e.to_string())?;
+    fs::write(out.join("instructions.txt"), &table).map_err(|e| e.to_string())?;
+    Ok(table)
+}
+
+/// The `totals:` line of a callgrind output file.
+fn totals(path: &Path) -> Option<u64> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("totals:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }

@@ -54,6 +54,7 @@ tasks:
   ci              lint, then test
   package         cargo publish --workspace --dry-run
   bench [--quick] criterion benches + cachectl sweeps, writes docs/performance.md
+  bench --instructions  only the instructions-per-operation table (callgrind, ~2 min)
   fuzz [--quick | --time SECS | --build] [TARGET...]
                   each cargo-fuzz target for 15 s (--quick), SECS, or 120 s
 ";
