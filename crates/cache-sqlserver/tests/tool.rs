@@ -125,6 +125,35 @@ fn unwritable_output_exits_1() {
 }
 
 #[test]
+fn misplaced_secrets_are_never_echoed() {
+    // A connection string or URL where a command or option was expected
+    // (issue 10, finding 2): usage error, and the secret stays out.
+    for args in [
+        &["sqlserver://sa:Sup3rSecret!@host/db"][..],
+        &["mssql://sa:Sup3rSecret!@host"][..],
+        &["Server=h;Password=Sup3rSecret!"][..],
+        &["sa:Sup3rSecret!@host:1433"][..],
+        &["--password=Sup3rSecret!"][..],
+        &["script", "dbo", "Cache", "--password=Sup3rSecret!"][..],
+        &[
+            "create",
+            "Server=h",
+            "dbo",
+            "Cache",
+            "Password=Sup3rSecret!",
+        ][..],
+    ] {
+        let out = sql_cache(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let all = text(&out.stderr) + &text(&out.stdout);
+        assert!(!all.contains("Sup3rSecret!"), "{args:?}: {all}");
+    }
+    // A plain word is still named, so a typo is easy to see.
+    let err = text(&sql_cache(&["crate"]).stderr);
+    assert!(err.contains("\"crate\""), "{err}");
+}
+
+#[test]
 fn unreachable_server_exits_1_without_the_password() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

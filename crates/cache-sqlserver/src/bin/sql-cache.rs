@@ -68,7 +68,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 && a.len() > 1
                 && positional.first().is_none_or(|c: &String| c != "create") =>
             {
-                return Err(format!("unknown option {a:?}"))
+                return Err(format!("unknown option {}", shown(a)))
             }
             _ => positional.push(arg.clone()),
         }
@@ -105,13 +105,26 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 rest.len()
             )),
         },
-        // Never echo something that looks like a connection string (the
-        // command left out, or the arguments in the wrong order): it may
-        // hold a password.
-        other if other.contains(['=', ';']) => {
-            Err("unknown command (the first argument must be create or script)".into())
-        }
-        other => Err(format!("unknown command {other:?}")),
+        other => Err(format!(
+            "unknown command {} (the first argument must be create or script)",
+            shown(other)
+        )),
+    }
+}
+
+/// An argument as it may appear in a message: echoed only when it is a
+/// plain word. Anything else (a connection string or URL given where a
+/// command was expected, `--password=..`) may hold a secret, so it is never
+/// printed.
+fn shown(arg: &str) -> String {
+    let plain = arg.len() <= 40
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        format!("{arg:?}")
+    } else {
+        "(not shown: it may hold a secret)".to_owned()
     }
 }
 
