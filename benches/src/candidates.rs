@@ -17,7 +17,7 @@ use bytes::Bytes;
 /// rarely meet on one lock.
 const SHARDS: usize = 16;
 
-/// A `String -> Bytes` map in [`SHARDS`] shards, each an LRU list behind a
+/// A `String -> Bytes` map in `SHARDS` shards, each an LRU list behind a
 /// mutex: the "sharded map with our own policy" candidate. A read moves the
 /// entry to the front, so reads take the shard's lock exclusively.
 pub struct ShardedLru {
