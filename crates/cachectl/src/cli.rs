@@ -36,7 +36,7 @@ Passwords in URLs and connection strings are never printed.",
 #[command(
     name = "cachectl",
     version,
-    about = "Read, write, inspect and load-test a distributed cache (memory, Redis, SQL Server)",
+    about = "Read, write, inspect and load-test a distributed cache (memory, Redis, SQL Server, PostgreSQL)",
     after_help = after_help(),
     arg_required_else_help = true,
     max_term_width = 100
@@ -66,7 +66,7 @@ pub struct Cli {
     )]
     pub instance_name: Option<String>,
 
-    /// SQL Server: the schema of the cache table.
+    /// SQL Server, PostgreSQL: the schema of the cache table.
     #[arg(
         long,
         global = true,
@@ -78,8 +78,8 @@ pub struct Cli {
     )]
     pub schema: String,
 
-    /// SQL Server: the cache table, as made by `dotnet sql-cache create` or `sql-cache create`
-    /// (required for SQL Server).
+    /// SQL Server, PostgreSQL: the cache table, as made by `dotnet sql-cache create`,
+    /// `sql-cache create` or `pg-cache create` (required for both).
     #[arg(
         long,
         global = true,
