@@ -41,11 +41,11 @@ pub struct Config {
     #[arg(long, env = "CACHE_INSTANCE_NAME", default_value = "example-web:")]
     pub instance_name: String,
 
-    /// SQL Server: the cache table's schema.
+    /// SQL Server, PostgreSQL: the cache table's schema (PostgreSQL: usually `public`).
     #[arg(long, env = "CACHE_SQL_SCHEMA", default_value = "dbo")]
     pub sql_schema: String,
 
-    /// SQL Server: the cache table (made by `sql-cache create`).
+    /// SQL Server, PostgreSQL: the cache table (made by `sql-cache create` or `pg-cache create`).
     #[arg(long, env = "CACHE_SQL_TABLE", default_value = "Cache")]
     pub sql_table: String,
 
