@@ -165,5 +165,34 @@ fn lint() -> Result {
 /// Every publishable crate packages and builds on its own, in dependency
 /// order, against the others as they would be published.
 fn package() -> Result {
+    forget_packaged_sources()?;
     run(cargo().args(["publish", "--workspace", "--dry-run", "--allow-dirty"]))
+}
+
+/// The dry run serves the freshly packaged crates from a local registry in
+/// `target/package`, and cargo unpacks each into
+/// `$CARGO_HOME/registry/src/-<hash of that path>/NAME-VERSION` once: a
+/// later dry run from the same folder finds the old unpack (same version,
+/// `.cargo-ok` present) and verifies the dependents against *stale* sources
+/// (a method added since is "not found"). Those `-<hash>` folders hold only
+/// such local-registry unpacks (crates.io's are `index.crates.io-...`), so
+/// they are removed before each dry run.
+fn forget_packaged_sources() -> Result {
+    let home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(&src) else {
+        return Ok(()); // nothing unpacked yet
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with('-') {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
