@@ -176,8 +176,18 @@ fn package() -> Result {
 /// `.cargo-ok` present) and verifies the dependents against *stale* sources
 /// (a method added since is "not found"). Those `-<hash>` folders hold only
 /// such local-registry unpacks (crates.io's are `index.crates.io-...`), so
-/// they are removed before each dry run.
+/// they are removed before each dry run, with `target/package` itself:
+/// cargo never re-checks a registry crate's build by its files, so the
+/// verify builds there would also reuse stale artifacts of our crates.
 fn forget_packaged_sources() -> Result {
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let packaged = target.join("package");
+    if packaged.exists() {
+        std::fs::remove_dir_all(&packaged)
+            .map_err(|e| format!("cannot remove {}: {e}", packaged.display()))?;
+    }
     let home = env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
