@@ -176,9 +176,9 @@ fn package() -> Result {
 /// `.cargo-ok` present) and verifies the dependents against *stale* sources
 /// (a method added since is "not found"). Those `-<hash>` folders hold only
 /// such local-registry unpacks (crates.io's are `index.crates.io-...`), so
-/// they are removed before each dry run, with `target/package` itself:
-/// cargo never re-checks a registry crate's build by its files, so the
-/// verify builds there would also reuse stale artifacts of our crates.
+/// they are removed before each dry run, with `target/package` itself and
+/// our crates' fingerprints: cargo never re-checks a registry crate's build
+/// by its files, so the verify builds would also reuse stale artifacts.
 fn forget_packaged_sources() -> Result {
     let target = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -187,6 +187,24 @@ fn forget_packaged_sources() -> Result {
     if packaged.exists() {
         std::fs::remove_dir_all(&packaged)
             .map_err(|e| format!("cannot remove {}: {e}", packaged.display()))?;
+    }
+    // The verify builds share target/debug, where the packaged crates'
+    // builds sit under the same package ids as last time: forget the
+    // fingerprints of our own crates so they are rebuilt (dependencies
+    // from crates.io stay).
+    let fingerprints = target.join("debug").join(".fingerprint");
+    if let Ok(entries) = std::fs::read_dir(&fingerprints) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = ["cache-", "distcache-", "cachectl-"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            if ours {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path)
+                    .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            }
+        }
     }
     let home = env::var_os("CARGO_HOME")
         .map(PathBuf::from)
