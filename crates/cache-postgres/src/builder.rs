@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock, MAX_SLIDING_EXPIRATION};
+use cache_abstractions::support::settings::{self, DEFAULT_COMMAND_TIMEOUT};
+use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock};
 
 use crate::cache::{Inner, PostgresCache};
 use crate::conn::{Manager, Pool};
@@ -14,20 +15,12 @@ use crate::statements::Statements;
 use crate::table::TableName;
 use crate::tls;
 
-/// .NET's `DefaultSlidingExpiration`: entries set with empty options slide
-/// for 20 minutes.
-pub const DEFAULT_SLIDING_EXPIRATION: Duration = Duration::from_secs(20 * 60);
-/// .NET's default `ExpiredItemsDeletionInterval`.
-pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(30 * 60);
-/// .NET's minimum `ExpiredItemsDeletionInterval`.
-pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(5 * 60);
-/// Rows per sweep `DELETE`: small transactions, short row locks.
-pub const DEFAULT_SWEEP_BATCH_SIZE: u32 = 1000;
+pub use cache_abstractions::support::settings::{
+    DEFAULT_SLIDING_EXPIRATION, DEFAULT_SWEEP_BATCH_SIZE, DEFAULT_SWEEP_INTERVAL,
+    MIN_SWEEP_INTERVAL,
+};
 const MAX_SWEEP_BATCH_SIZE: u32 = 100_000;
-const DEFAULT_POOL_SIZE: u32 = 10;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Npgsql's default `CommandTimeout`.
-const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The schema when none is given (PostgreSQL's default).
 pub const DEFAULT_SCHEMA: &str = "public";
 
@@ -225,43 +218,25 @@ impl PostgresCacheBuilder {
                 Error::config("the cache table is required (builder.table, OpenOptions::table)")
             })?,
         )?;
-        let default_sliding = self
-            .default_sliding_expiration
-            .unwrap_or(DEFAULT_SLIDING_EXPIRATION);
-        if default_sliding.is_zero() || default_sliding > MAX_SLIDING_EXPIRATION {
-            return Err(Error::config(
-                "default_sliding_expiration must be more than zero and at most 2147483647 seconds",
-            ));
-        }
-        let sweep_interval = self.sweep_interval.unwrap_or(DEFAULT_SWEEP_INTERVAL);
-        if sweep_interval < MIN_SWEEP_INTERVAL {
-            return Err(Error::config(format!(
-                "expired_items_deletion_interval must be at least {MIN_SWEEP_INTERVAL:?} (got {sweep_interval:?})"
-            )));
-        }
-        let sweep_batch_size = self.sweep_batch_size.unwrap_or(DEFAULT_SWEEP_BATCH_SIZE);
-        if !(1..=MAX_SWEEP_BATCH_SIZE).contains(&sweep_batch_size) {
-            return Err(Error::config(format!(
-                "sweep_batch_size must be 1 ..= {MAX_SWEEP_BATCH_SIZE}"
-            )));
-        }
-        let pool_size = self.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
-        if pool_size == 0 {
-            return Err(Error::config("pool_size must be at least 1"));
-        }
-        let connect_timeout = self
-            .connect_timeout
-            .or(target.pg.get_connect_timeout().copied())
-            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let command_timeout = self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT);
-        for (name, d) in [
-            ("connect_timeout", connect_timeout),
-            ("command_timeout", command_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(Error::config(format!("{name} must be more than zero")));
-            }
-        }
+        let default_sliding = settings::default_sliding(self.default_sliding_expiration)?;
+        let sweep_interval = settings::sweep_interval(self.sweep_interval)?;
+        let sweep_batch_size = settings::batch_size(
+            "sweep_batch_size",
+            self.sweep_batch_size,
+            DEFAULT_SWEEP_BATCH_SIZE,
+            MAX_SWEEP_BATCH_SIZE,
+        )?;
+        let pool_size = settings::pool_size(self.pool_size)?;
+        let connect_timeout = settings::positive(
+            "connect_timeout",
+            self.connect_timeout
+                .or(target.pg.get_connect_timeout().copied())
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        )?;
+        let command_timeout = settings::positive(
+            "command_timeout",
+            self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+        )?;
         target.pg.connect_timeout(connect_timeout);
         Ok(Config {
             target,

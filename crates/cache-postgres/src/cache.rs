@@ -15,7 +15,9 @@ use crate::builder::{Config, PostgresCacheBuilder};
 use crate::conn::Pool;
 use crate::format::{self, NewRow, MAX_KEY_UNITS, MAX_VALUE_BYTES};
 use crate::statements::{Op, Statements};
-use crate::sweep::{self, Schedule, SweepOutcome};
+use crate::sweep::{self, SweepOutcome};
+use cache_abstractions::support::statement::at_most_one;
+use cache_abstractions::support::sweep::Schedule;
 
 /// A [`DistributedCache`] over a PostgreSQL table in the layout of .NET's
 /// `Microsoft.Extensions.Caching.Postgres`, sharing entries both ways with
@@ -71,9 +73,14 @@ impl Inner {
             .with_expiry_granularity(std::time::Duration::from_secs(1))
             .with_default_options(EntryOptions::new().sliding(config.default_sliding))
             .with_shared(true);
-        let schedule = config
-            .background_sweep
-            .then(|| Schedule::new(config.sweep_interval, config.clock.now()));
+        let schedule = config.background_sweep.then(|| {
+            Schedule::new(
+                config.sweep_interval,
+                config.clock.now(),
+                "cache-postgres",
+                &config.table,
+            )
+        });
         Inner {
             config,
             pool,
@@ -177,55 +184,10 @@ impl PostgresCache {
 
     /// Starts a background sweep when one is due; never waits for it.
     fn maybe_sweep(&self, now: SystemTime) {
-        let Some(schedule) = &self.inner.schedule else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        if !schedule.claim(now) {
-            return;
+        if let Some(schedule) = &self.inner.schedule {
+            let cache = self.clone();
+            schedule.spawn_if_due(now, || async move { cache.delete_expired_items().await });
         }
-        let cache = self.clone();
-        runtime.spawn(async move {
-            // Ends the run even if the task is cancelled or panics.
-            let _finish = Finish(cache.clone());
-            let table = &cache.inner.config.table;
-            match cache.delete_expired_items().await {
-                Ok(SweepOutcome::Deleted { rows, batches }) => tracing::debug!(
-                    %table, rows, batches, "cache-postgres: deleted expired rows"
-                ),
-                Ok(_) => tracing::debug!(
-                    %table, "cache-postgres: another instance is deleting expired rows"
-                ),
-                Err(e) => tracing::warn!(
-                    %table, error = %e,
-                    "cache-postgres: deleting expired rows failed; will retry after the next interval"
-                ),
-            }
-        });
-    }
-}
-
-/// Marks the background sweep as over when dropped.
-struct Finish(PostgresCache);
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        if let Some(s) = &self.0.inner.schedule {
-            s.finish();
-        }
-    }
-}
-
-/// At most one row: `id` is the primary key.
-fn one_row(rows: Vec<Row>) -> Result<Option<Row>> {
-    match rows.len() {
-        0 => Ok(None),
-        1 => Ok(rows.into_iter().next()),
-        n => Err(Error::corrupt(format!(
-            "{n} rows match one key; is the table's primary key missing?"
-        ))),
     }
 }
 
@@ -234,7 +196,7 @@ impl DistributedCache for PostgresCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.check_key(key)?;
         let rows = self.rows(Op::Get, key).await?;
-        one_row(rows)?.map(|r| format::value_of(&r)).transpose()
+        at_most_one(rows)?.map(|r| format::value_of(&r)).transpose()
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
@@ -290,7 +252,7 @@ impl DistributedCache for PostgresCache {
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         self.check_key(key)?;
         let rows = self.rows(Op::Inspect, key).await?;
-        one_row(rows)?.map(|r| format::info_of(&r)).transpose()
+        at_most_one(rows)?.map(|r| format::info_of(&r)).transpose()
     }
 
     async fn ping(&self) -> Result<()> {

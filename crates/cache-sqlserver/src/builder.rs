@@ -5,20 +5,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock, MAX_SLIDING_EXPIRATION};
+use cache_abstractions::support::settings::{self, DEFAULT_COMMAND_TIMEOUT};
+use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock};
 
-use crate::cache::{
-    SqlServerCache, DEFAULT_CLEANUP_BATCH_SIZE, DEFAULT_DELETION_INTERVAL,
-    DEFAULT_SLIDING_EXPIRATION, MIN_DELETION_INTERVAL,
-};
+use crate::cache::{SqlServerCache, DEFAULT_CLEANUP_BATCH_SIZE};
 use crate::config::Config;
 use crate::connstr::ConnectionString;
 use crate::ident::TableName;
 
+/// Below SQL Server's lock escalation (5000 locks).
 const MAX_CLEANUP_BATCH_SIZE: u32 = 4000;
-const DEFAULT_POOL_SIZE: u32 = 10;
-/// ADO.NET's default `CommandTimeout`.
-const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SqlServerCache {
     /// A builder; only the connection string and table are required.
@@ -210,44 +206,23 @@ impl SqlServerCacheBuilder {
                 .as_deref()
                 .ok_or_else(|| Error::config("table is required"))?,
         )?;
-        let default_sliding = self
-            .default_sliding_expiration
-            .unwrap_or(DEFAULT_SLIDING_EXPIRATION);
-        if default_sliding.is_zero() || default_sliding > MAX_SLIDING_EXPIRATION {
-            return Err(Error::config(
-                "default_sliding_expiration must be more than zero and at most 2147483647 seconds",
-            ));
-        }
-        let deletion_interval = self
-            .expired_items_deletion_interval
-            .unwrap_or(DEFAULT_DELETION_INTERVAL);
-        if deletion_interval < MIN_DELETION_INTERVAL {
-            return Err(Error::config(format!(
-                "expired_items_deletion_interval must be at least {MIN_DELETION_INTERVAL:?} (got {deletion_interval:?})"
-            )));
-        }
-        let cleanup_batch_size = self
-            .cleanup_batch_size
-            .unwrap_or(DEFAULT_CLEANUP_BATCH_SIZE);
-        if !(1..=MAX_CLEANUP_BATCH_SIZE).contains(&cleanup_batch_size) {
-            return Err(Error::config(format!(
-                "cleanup_batch_size must be 1 ..= {MAX_CLEANUP_BATCH_SIZE}"
-            )));
-        }
-        let pool_size = self.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
-        if pool_size == 0 {
-            return Err(Error::config("pool_size must be at least 1"));
-        }
-        let connect_timeout = self.connect_timeout.unwrap_or(connection.connect_timeout());
-        let command_timeout = self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT);
-        for (name, d) in [
-            ("connect_timeout", connect_timeout),
-            ("command_timeout", command_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(Error::config(format!("{name} must be more than zero")));
-            }
-        }
+        let default_sliding = settings::default_sliding(self.default_sliding_expiration)?;
+        let deletion_interval = settings::sweep_interval(self.expired_items_deletion_interval)?;
+        let cleanup_batch_size = settings::batch_size(
+            "cleanup_batch_size",
+            self.cleanup_batch_size,
+            DEFAULT_CLEANUP_BATCH_SIZE,
+            MAX_CLEANUP_BATCH_SIZE,
+        )?;
+        let pool_size = settings::pool_size(self.pool_size)?;
+        let connect_timeout = settings::positive(
+            "connect_timeout",
+            self.connect_timeout.unwrap_or(connection.connect_timeout()),
+        )?;
+        let command_timeout = settings::positive(
+            "command_timeout",
+            self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+        )?;
         Ok(Config {
             connection,
             table,

@@ -10,7 +10,10 @@ use cache_abstractions::{
     Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error, KeyLimit, Result,
 };
 
-use crate::cleanup::{self, with_timeout, CleanupOutcome, Schedule};
+use cache_abstractions::support::statement::{at_most_one as one_row, within as with_timeout};
+use cache_abstractions::support::sweep::Schedule;
+
+use crate::cleanup::{self, CleanupOutcome};
 use crate::config::Config;
 use crate::conn::{Connector, Manager};
 use crate::error::{codes, server_code};
@@ -23,14 +26,11 @@ use tiberius::ColumnData;
 
 /// The longest key in UTF-16 code units: `Id nvarchar(449)`.
 pub const MAX_KEY_UNITS: usize = 449;
-/// .NET's `DefaultSlidingExpiration`.
-pub const DEFAULT_SLIDING_EXPIRATION: Duration = Duration::from_secs(20 * 60);
-/// .NET's default `ExpiredItemsDeletionInterval`.
-pub const DEFAULT_DELETION_INTERVAL: Duration = Duration::from_secs(30 * 60);
-/// .NET's minimum `ExpiredItemsDeletionInterval`.
-pub const MIN_DELETION_INTERVAL: Duration = Duration::from_secs(5 * 60);
-/// Rows per cleanup `DELETE`, well below lock escalation (5000 locks).
-pub const DEFAULT_CLEANUP_BATCH_SIZE: u32 = 1000;
+pub use cache_abstractions::support::settings::{
+    DEFAULT_SLIDING_EXPIRATION, DEFAULT_SWEEP_BATCH_SIZE as DEFAULT_CLEANUP_BATCH_SIZE,
+    DEFAULT_SWEEP_INTERVAL as DEFAULT_DELETION_INTERVAL,
+    MIN_SWEEP_INTERVAL as MIN_DELETION_INTERVAL,
+};
 
 /// A [`DistributedCache`] over a SQL Server table made by
 /// `dotnet sql-cache create` (or this crate's `sql-cache create`), sharing
@@ -100,7 +100,15 @@ impl fmt::Debug for SqlServerCache {
 
 impl Inner {
     fn new(config: Config, conn: Connector) -> Inner {
-        let now = config.clock.now();
+        let schedule = config.background_cleanup.then(|| {
+            let now = config.clock.now();
+            Schedule::new(
+                config.deletion_interval,
+                now,
+                "cache-sqlserver",
+                &config.table,
+            )
+        });
         Inner {
             conn,
             statements: Statements::new(&config.table),
@@ -115,9 +123,7 @@ impl Inner {
             clock: config.clock,
             command_timeout: config.command_timeout,
             cleanup_batch_size: config.cleanup_batch_size,
-            schedule: config
-                .background_cleanup
-                .then(|| Schedule::new(config.deletion_interval, now)),
+            schedule,
         }
     }
 }
@@ -191,34 +197,10 @@ impl SqlServerCache {
 
     /// Starts a background cleanup when one is due; never waits for it.
     fn maybe_cleanup(&self, now: SystemTime) {
-        let Some(schedule) = &self.inner.schedule else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        if !schedule.claim(now) {
-            return;
+        if let Some(schedule) = &self.inner.schedule {
+            let cache = self.clone();
+            schedule.spawn_if_due(now, || async move { cache.delete_expired_items().await });
         }
-        let cache = self.clone();
-        runtime.spawn(async move {
-            // Ends the run even if the task is cancelled or panics.
-            let _finish = Finish(cache.clone());
-            match cache.delete_expired_items().await {
-                Ok(CleanupOutcome::Deleted { rows, batches }) => tracing::debug!(
-                    table = %cache.inner.table, rows, batches,
-                    "cache-sqlserver: deleted expired rows"
-                ),
-                Ok(CleanupOutcome::Busy) => tracing::debug!(
-                    table = %cache.inner.table,
-                    "cache-sqlserver: another instance is deleting expired rows"
-                ),
-                Err(e) => tracing::warn!(
-                    table = %cache.inner.table, error = %e,
-                    "cache-sqlserver: deleting expired rows failed; will retry after the next interval"
-                ),
-            }
-        });
     }
 
     /// Runs the statement `build` makes on a pooled connection, within the
@@ -362,42 +344,4 @@ fn collision(source: Error) -> Error {
          and it cannot be stored under an escaped Id",
     )
     .with_source(source)
-}
-
-/// Marks the background cleanup run as over when dropped.
-struct Finish(SqlServerCache);
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        if let Some(s) = &self.0.inner.schedule {
-            s.finish();
-        }
-    }
-}
-
-/// At most one row: the key is the primary key.
-fn one_row<T>(rows: Vec<T>) -> Result<Option<T>> {
-    let n = rows.len();
-    let mut rows = rows.into_iter();
-    match (rows.next(), n) {
-        (None, _) => Ok(None),
-        (Some(row), 1) => Ok(Some(row)),
-        (Some(_), n) => Err(Error::corrupt(format!(
-            "{n} rows match one key; is the table's primary key missing?"
-        ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cache_abstractions::ErrorKind;
-
-    #[test]
-    fn at_most_one_row_per_key() {
-        assert_eq!(one_row(Vec::<u8>::new()).unwrap(), None);
-        assert_eq!(one_row(vec![7]).unwrap(), Some(7));
-        let e = one_row(vec![1, 2]).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::CorruptEntry);
-    }
 }

@@ -1,5 +1,6 @@
 //! The `sql-cache` binary without a server: arguments, exit codes, scripts,
 //! and a failed connection (which must not print the password).
+#![cfg(feature = "tool")]
 
 use std::process::{Command, Output};
 

@@ -8,6 +8,15 @@
 //!   ([`connect::ConnectFailures`]), so an operation waiting for a new
 //!   bb8 connection fails at once with the driver's real error instead of
 //!   waiting out the connect timeout.
+//! - [`settings`]: the settings of table-backed caches (SQL Server,
+//!   PostgreSQL) with .NET's defaults and one set of checks.
+//! - [`statement`]: one statement bounded by the command timeout, and the
+//!   at-most-one-row rule of a key lookup.
+//! - [`sweep`]: the background sweep of expired rows: its schedule, the
+//!   batch loop and the one place a sweep's end is logged.
+//! - [`tool`] (feature `tool-support`, which adds clap): the command line
+//!   of a table tool (`create`, `script`), its exit codes, and messages
+//!   that never repeat a secret.
 //!
 //! # Why a feature of this crate, not a crate of its own
 //!
@@ -21,3 +30,9 @@
 
 pub mod connect;
 pub mod dotnet;
+pub mod settings;
+pub mod statement;
+pub mod sweep;
+#[cfg(feature = "tool-support")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tool-support")))]
+pub mod tool;

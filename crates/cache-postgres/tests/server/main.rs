@@ -13,6 +13,8 @@ mod facade;
 mod faults;
 mod interop;
 mod proxy;
+mod soak;
 mod sweep;
 mod tls;
+#[cfg(feature = "tool")]
 mod tool;

@@ -17,4 +17,5 @@ mod interop;
 mod login;
 mod proxy;
 mod soak;
+#[cfg(feature = "tool")]
 mod tool;
