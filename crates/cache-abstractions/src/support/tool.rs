@@ -1,6 +1,5 @@
 //! The command line of a table tool (`sql-cache`, `pg-cache`): the
-//! arguments of `create` and `script` ([`CreateArgs`], [`ScriptArgs`], for
-//! a clap `Subcommand`), exit codes, writing a script, and error messages
+//! commands `create` and `script` ([`TableCommand`]), exit codes, writing a script, and error messages
 //! that never repeat an argument that may hold a secret (feature
 //! `tool-support`).
 //!
@@ -15,25 +14,17 @@
 //! plain words ([`shown`]).
 //!
 //! ```
-//! use cache_abstractions::support::tool::{self, CreateArgs, ScriptArgs};
+//! use cache_abstractions::support::tool::{self, TableCommand};
 //!
 //! #[derive(clap::Parser)]
 //! #[command(name = "my-cache", version)]
 //! struct Cli {
 //!     #[command(subcommand)]
-//!     command: Command,
-//! }
-//!
-//! #[derive(clap::Subcommand)]
-//! enum Command {
-//!     /// Creates the table.
-//!     Create(CreateArgs),
-//!     /// Prints its script.
-//!     Script(ScriptArgs),
+//!     command: TableCommand,
 //! }
 //!
 //! let parsed = tool::parse_from::<Cli, _>(["my-cache", "script", "app", "cache", "-i"]);
-//! let Ok(Cli { command: Command::Script(args) }) = parsed else { panic!() };
+//! let Ok(Cli { command: TableCommand::Script(args) }) = parsed else { panic!() };
 //! assert_eq!((args.table.schema.as_str(), args.idempotent), ("app", true));
 //! // A misplaced secret is a usage error that does not repeat it.
 //! assert!(tool::parse_from::<Cli, _>(["my-cache", "Password=hunter2"]).is_err());
@@ -88,6 +79,17 @@ pub struct ScriptArgs {
     /// Makes running the script twice harmless.
     #[arg(short, long)]
     pub idempotent: bool,
+}
+
+/// The two commands of every table tool, for a clap `Parser`'s
+/// `#[command(subcommand)]` field.
+#[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum TableCommand {
+    /// Creates the table and its index; fails if the table exists.
+    Create(CreateArgs),
+    /// Prints (or writes to the -o file) the SQL that creates them;
+    /// --idempotent makes running it twice harmless.
+    Script(ScriptArgs),
 }
 
 /// The tool's name and usage lines, for its messages.
@@ -247,14 +249,10 @@ mod tests {
     #[command(name = "t-cache", version)]
     struct Cli {
         #[command(subcommand)]
-        command: Command,
+        command: TableCommand,
     }
 
-    #[derive(clap::Subcommand, Debug, PartialEq, Eq)]
-    enum Command {
-        Create(CreateArgs),
-        Script(ScriptArgs),
-    }
+    use TableCommand as Command;
 
     fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("t-cache").chain(args.iter().copied()))

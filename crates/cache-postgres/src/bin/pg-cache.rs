@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use cache_abstractions::support::tool::{self, CreateArgs, ScriptArgs, TableArgs, Tool};
+use cache_abstractions::support::tool::{self, TableArgs, TableCommand, Tool};
 use cache_abstractions::ErrorKind;
 use cache_postgres::schema::{self, CreateOutcome, TableOptions};
 use cache_postgres::TableName;
@@ -30,20 +30,10 @@ use cache_postgres::TableName;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: TableCommand,
     /// A logged table (default: UNLOGGED, as .NET makes it).
     #[arg(long, global = true)]
     wal: bool,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Creates the table and its index in one transaction; fails if the
-    /// table exists.
-    Create(CreateArgs),
-    /// Prints (or writes to the -o file) the SQL that creates them; --idempotent
-    /// makes running it twice harmless.
-    Script(ScriptArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,12 +43,12 @@ fn main() -> ExitCode {
 fn run(tool: &Tool, cli: Cli) -> Result<(), ExitCode> {
     let options = TableOptions::default().wal(cli.wal);
     match cli.command {
-        Command::Script(args) => {
+        TableCommand::Script(args) => {
             let table = table_name(tool, &args.table)?;
             let text = schema::script(&table, &options, args.idempotent);
             tool.write_script(&text, args.output.as_deref())
         }
-        Command::Create(args) => {
+        TableCommand::Create(args) => {
             let table = table_name(tool, &args.table)?;
             let connection = args.connection.as_str();
             match tool.block_on(schema::create_table(connection, &table, &options))? {

@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use cache_abstractions::support::tool::{self, CreateArgs, ScriptArgs, TableArgs, Tool};
+use cache_abstractions::support::tool::{self, TableArgs, TableCommand, Tool};
 use cache_sqlserver::schema::{self, CreateOutcome};
 use cache_sqlserver::{ConnectionString, TableName};
 
@@ -25,16 +25,7 @@ use cache_sqlserver::{ConnectionString, TableName};
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Creates the table and its index; fails if the table exists.
-    Create(CreateArgs),
-    /// Prints (or writes to the -o file) the SQL that creates them; --idempotent
-    /// wraps it so running it twice is harmless.
-    Script(ScriptArgs),
+    command: TableCommand,
 }
 
 fn main() -> ExitCode {
@@ -43,12 +34,12 @@ fn main() -> ExitCode {
 
 fn run(tool: &Tool, cli: Cli) -> Result<(), ExitCode> {
     match cli.command {
-        Command::Script(args) => {
+        TableCommand::Script(args) => {
             let table = table_name(tool, &args.table)?;
             let text = schema::script(&table, args.idempotent);
             tool.write_script(&text, args.output.as_deref())
         }
-        Command::Create(args) => {
+        TableCommand::Create(args) => {
             let table = table_name(tool, &args.table)?;
             let connection =
                 ConnectionString::parse(&args.connection).map_err(|e| tool.usage_error(e))?;
