@@ -16,6 +16,7 @@ use crate::conn::Pool;
 use crate::format::{self, NewRow, MAX_KEY_UNITS, MAX_VALUE_BYTES};
 use crate::statements::{Op, Statements};
 use crate::sweep::{self, SweepOutcome};
+use cache_abstractions::support::expiry::SetExpiry;
 use cache_abstractions::support::statement::at_most_one;
 use cache_abstractions::support::sweep::Schedule;
 
@@ -201,21 +202,17 @@ impl DistributedCache for PostgresCache {
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
         self.check_key(key)?;
-        let options = if options.is_empty() {
-            &self.inner.capabilities.default_options
-        } else {
-            options
-        };
         // Validated before any I/O; resolved again once a connection is in
         // hand, so a slow connect does not eat into the entry's lifetime.
-        let first = options.resolve(self.now())?;
+        let expiry = SetExpiry::new(
+            options,
+            &self.inner.capabilities.default_options,
+            self.now(),
+        )?;
         self.inner.capabilities.validate_value(value.len())?;
         let mut conn = self.inner.pool.get().await?;
         let now = self.now();
-        // An absolute instant that passed while connecting: write the row as
-        // first resolved; it is dead either way.
-        let expiry = options.resolve(now).unwrap_or(first);
-        let row = NewRow::new(&expiry, now);
+        let row = NewRow::new(&expiry.at(now), now);
         conn.execute(
             Op::Set,
             &[

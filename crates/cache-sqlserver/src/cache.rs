@@ -10,6 +10,7 @@ use cache_abstractions::{
     Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error, KeyLimit, Result,
 };
 
+use cache_abstractions::support::expiry::SetExpiry;
 use cache_abstractions::support::statement::{at_most_one as one_row, within as with_timeout};
 use cache_abstractions::support::sweep::Schedule;
 
@@ -250,22 +251,14 @@ impl DistributedCache for SqlServerCache {
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
         let ids = self.check_key(key)?;
         let (now, _) = self.now()?;
-        let options = if options.is_empty() {
-            &self.inner.capabilities.default_options
-        } else {
-            options
-        };
         // Validated before any I/O; resolved again once a connection is in
         // hand, so a slow connect does not eat into the entry's lifetime.
-        let expiry = options.resolve(now)?;
-        NewRow::new(&expiry, now)?;
+        let expiry = SetExpiry::new(options, &self.inner.capabilities.default_options, now)?;
+        NewRow::new(&expiry.first(), now)?;
         self.inner.capabilities.validate_value(value.len())?;
         let value = &value;
         let statement = |now: SystemTime, _| {
-            // An absolute instant that passed while connecting: write the
-            // row as first resolved; it is dead either way.
-            let expiry = options.resolve(now).unwrap_or(expiry);
-            let row = NewRow::new(&expiry, now)?;
+            let row = NewRow::new(&expiry.at(now), now)?;
             Ok(self.inner.statements.set(&ids, value, &row))
         };
         // A duplicate key means another writer inserted between our UPDATE

@@ -8,6 +8,9 @@
 //!   ([`connect::ConnectFailures`]), so an operation waiting for a new
 //!   bb8 connection fails at once with the driver's real error instead of
 //!   waiting out the connect timeout.
+//! - [`expiry`]: when a `set` resolves its options (before any I/O, and
+//!   again at the time of the write), with the cache's defaults for empty
+//!   options.
 //! - [`settings`]: the settings of table-backed caches (SQL Server,
 //!   PostgreSQL) with .NET's defaults and one set of checks.
 //! - [`statement`]: one statement bounded by the command timeout, and the
@@ -30,6 +33,7 @@
 
 pub mod connect;
 pub mod dotnet;
+pub mod expiry;
 pub mod settings;
 pub mod statement;
 pub mod sweep;
