@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::support::settings::{self, DEFAULT_COMMAND_TIMEOUT};
-use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock};
+use cache_abstractions::support::settings::{Limits, TableSettings};
+use cache_abstractions::{Clock, Error, OpenOptions, Result};
 
 use crate::cache::{Inner, PostgresCache};
 use crate::conn::{Manager, Pool};
@@ -51,16 +51,7 @@ pub const DEFAULT_SCHEMA: &str = "public";
 #[must_use]
 pub struct PostgresCacheBuilder {
     connection_string: Option<String>,
-    schema: Option<String>,
-    table: Option<String>,
-    default_sliding_expiration: Option<Duration>,
-    sweep_interval: Option<Duration>,
-    background_sweep: Option<bool>,
-    sweep_batch_size: Option<u32>,
-    pool_size: Option<u32>,
-    connect_timeout: Option<Duration>,
-    command_timeout: Option<Duration>,
-    clock: Option<Arc<dyn Clock>>,
+    settings: TableSettings,
 }
 
 impl fmt::Debug for PostgresCacheBuilder {
@@ -70,13 +61,7 @@ impl fmt::Debug for PostgresCacheBuilder {
                 "connection_string",
                 &self.connection_string.as_deref().map(crate::redact),
             )
-            .field("schema", &self.schema)
-            .field("table", &self.table)
-            .field(
-                "default_sliding_expiration",
-                &self.default_sliding_expiration,
-            )
-            .field("pool_size", &self.pool_size)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -99,21 +84,7 @@ impl PostgresCacheBuilder {
         // Parsed here so a bad URL is reported by `from_url` itself.
         Target::parse(text)?;
         let mut b = PostgresCacheBuilder::default().connection_string(text);
-        if let Some(t) = options.timeout {
-            b = b.connect_timeout(t).command_timeout(t);
-        }
-        if let Some(n) = options.pool_size {
-            b = b.pool_size(n);
-        }
-        if let Some(s) = &options.schema {
-            b = b.schema(s);
-        }
-        if let Some(t) = &options.table {
-            b = b.table(t);
-        }
-        if let Some(c) = &options.clock {
-            b = b.clock(Arc::clone(c));
-        }
+        b.settings = TableSettings::from_options(options);
         Ok(b)
     }
 
@@ -127,63 +98,63 @@ impl PostgresCacheBuilder {
 
     /// The table's schema (default `public`).
     pub fn schema(mut self, schema: &str) -> Self {
-        self.schema = Some(schema.to_owned());
+        self.settings.schema = Some(schema.to_owned());
         self
     }
 
     /// The table, taken as written (quoted in SQL). A .NET app's
     /// `TableName = "Cache"` is the table `cache`: see [`TableName::dotnet`].
     pub fn table(mut self, table: &str) -> Self {
-        self.table = Some(table.to_owned());
+        self.settings.table = Some(table.to_owned());
         self
     }
 
     /// The sliding window of entries set with empty options (default 20 min).
     pub fn default_sliding_expiration(mut self, d: Duration) -> Self {
-        self.default_sliding_expiration = Some(d);
+        self.settings.default_sliding_expiration = Some(d);
         self
     }
 
     /// How often an instance sweeps expired rows (default 30 min, at least 5).
     pub fn expired_items_deletion_interval(mut self, d: Duration) -> Self {
-        self.sweep_interval = Some(d);
+        self.settings.sweep_interval = Some(d);
         self
     }
 
     /// Whether this instance sweeps expired rows in the background (default
     /// true). Turn it off where another process does it.
     pub fn background_sweep(mut self, on: bool) -> Self {
-        self.background_sweep = Some(on);
+        self.settings.background_sweep = Some(on);
         self
     }
 
     /// Rows per sweep `DELETE` (default 1000).
     pub fn sweep_batch_size(mut self, rows: u32) -> Self {
-        self.sweep_batch_size = Some(rows);
+        self.settings.sweep_batch_size = Some(rows);
         self
     }
 
     /// The most connections kept (default 10).
     pub fn pool_size(mut self, n: u32) -> Self {
-        self.pool_size = Some(n);
+        self.settings.pool_size = Some(n);
         self
     }
 
     /// How long opening a connection may take (default 15 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = Some(d);
+        self.settings.connect_timeout = Some(d);
         self
     }
 
     /// How long one statement may take (default 30 s).
     pub fn command_timeout(mut self, d: Duration) -> Self {
-        self.command_timeout = Some(d);
+        self.settings.command_timeout = Some(d);
         self
     }
 
     /// The clock "now" is read from (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.settings.clock = Some(clock);
         self
     }
 
@@ -213,42 +184,32 @@ impl PostgresCacheBuilder {
             .ok_or_else(|| Error::config("the connection string is required"))?;
         let mut target = Target::parse(&text)?;
         let table = TableName::new(
-            self.schema.as_deref().unwrap_or(DEFAULT_SCHEMA),
-            self.table.as_deref().ok_or_else(|| {
+            self.settings.schema.as_deref().unwrap_or(DEFAULT_SCHEMA),
+            self.settings.table.as_deref().ok_or_else(|| {
                 Error::config("the cache table is required (builder.table, OpenOptions::table)")
             })?,
         )?;
-        let default_sliding = settings::default_sliding(self.default_sliding_expiration)?;
-        let sweep_interval = settings::sweep_interval(self.sweep_interval)?;
-        let sweep_batch_size = settings::batch_size(
-            "sweep_batch_size",
-            self.sweep_batch_size,
-            DEFAULT_SWEEP_BATCH_SIZE,
-            MAX_SWEEP_BATCH_SIZE,
-        )?;
-        let pool_size = settings::pool_size(self.pool_size)?;
-        let connect_timeout = settings::positive(
-            "connect_timeout",
-            self.connect_timeout
-                .or(target.pg.get_connect_timeout().copied())
+        let checked = self.settings.check(&Limits {
+            batch_setting: "sweep_batch_size",
+            max_batch: MAX_SWEEP_BATCH_SIZE,
+            connect_timeout: target
+                .pg
+                .get_connect_timeout()
+                .copied()
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-        )?;
-        let command_timeout = settings::positive(
-            "command_timeout",
-            self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
-        )?;
-        target.pg.connect_timeout(connect_timeout);
+        })?;
+        target.pg.connect_timeout(checked.connect_timeout);
         Ok(Config {
             target,
             table,
-            default_sliding,
-            sweep_interval,
-            background_sweep: self.background_sweep.unwrap_or(true),
-            sweep_batch_size,
-            pool_size,
-            connect_timeout,
-            command_timeout,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            default_sliding: checked.default_sliding,
+            sweep_interval: checked.sweep_interval,
+            background_sweep: checked.background_sweep,
+            sweep_batch_size: checked.sweep_batch_size,
+            pool_size: checked.pool_size,
+            connect_timeout: checked.connect_timeout,
+            command_timeout: checked.command_timeout,
+            clock: checked.clock,
         })
     }
 }

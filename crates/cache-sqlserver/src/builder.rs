@@ -5,10 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_abstractions::support::settings::{self, DEFAULT_COMMAND_TIMEOUT};
-use cache_abstractions::{Clock, Error, OpenOptions, Result, SystemClock};
+use cache_abstractions::support::settings::{Limits, TableSettings};
+use cache_abstractions::{Clock, Error, OpenOptions, Result};
 
-use crate::cache::{SqlServerCache, DEFAULT_CLEANUP_BATCH_SIZE};
+use crate::cache::SqlServerCache;
 use crate::config::Config;
 use crate::connstr::ConnectionString;
 use crate::ident::TableName;
@@ -31,16 +31,7 @@ impl SqlServerCache {
 pub struct SqlServerCacheBuilder {
     connection_string: Option<String>,
     connection: Option<ConnectionString>,
-    schema: Option<String>,
-    table: Option<String>,
-    default_sliding_expiration: Option<Duration>,
-    expired_items_deletion_interval: Option<Duration>,
-    background_cleanup: Option<bool>,
-    cleanup_batch_size: Option<u32>,
-    pool_size: Option<u32>,
-    connect_timeout: Option<Duration>,
-    command_timeout: Option<Duration>,
-    clock: Option<Arc<dyn Clock>>,
+    settings: TableSettings,
 }
 
 impl fmt::Debug for SqlServerCacheBuilder {
@@ -51,17 +42,7 @@ impl fmt::Debug for SqlServerCacheBuilder {
                 "connection_string",
                 &self.connection_string.as_ref().map(|_| "<hidden>"),
             )
-            .field("schema", &self.schema)
-            .field("table", &self.table)
-            .field(
-                "default_sliding_expiration",
-                &self.default_sliding_expiration,
-            )
-            .field(
-                "expired_items_deletion_interval",
-                &self.expired_items_deletion_interval,
-            )
-            .field("pool_size", &self.pool_size)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -90,21 +71,7 @@ impl SqlServerCacheBuilder {
     /// ```
     pub fn from_url(text: &str, options: &OpenOptions) -> Result<Self> {
         let mut builder = SqlServerCache::builder().connection(ConnectionString::parse(text)?);
-        if let Some(timeout) = options.timeout {
-            builder = builder.connect_timeout(timeout).command_timeout(timeout);
-        }
-        if let Some(size) = options.pool_size {
-            builder = builder.pool_size(size);
-        }
-        if let Some(schema) = &options.schema {
-            builder = builder.schema(schema);
-        }
-        if let Some(table) = &options.table {
-            builder = builder.table(table);
-        }
-        if let Some(clock) = &options.clock {
-            builder = builder.clock(Arc::clone(clock));
-        }
+        builder.settings = TableSettings::from_options(options);
         Ok(builder)
     }
 
@@ -125,64 +92,64 @@ impl SqlServerCacheBuilder {
 
     /// The table's schema (default `dbo`).
     pub fn schema(mut self, schema: &str) -> Self {
-        self.schema = Some(schema.to_owned());
+        self.settings.schema = Some(schema.to_owned());
         self
     }
 
     /// The table's name. Required.
     pub fn table(mut self, table: &str) -> Self {
-        self.table = Some(table.to_owned());
+        self.settings.table = Some(table.to_owned());
         self
     }
 
     /// The sliding window of entries set with empty options (default 20 min,
     /// as .NET's `DefaultSlidingExpiration`).
     pub fn default_sliding_expiration(mut self, d: Duration) -> Self {
-        self.default_sliding_expiration = Some(d);
+        self.settings.default_sliding_expiration = Some(d);
         self
     }
 
     /// How often expired rows are deleted (default 30 min, at least 5 min).
     pub fn expired_items_deletion_interval(mut self, d: Duration) -> Self {
-        self.expired_items_deletion_interval = Some(d);
+        self.settings.sweep_interval = Some(d);
         self
     }
 
     /// Whether this instance deletes expired rows in the background (default
     /// true). Turn it off when another process does the cleanup.
     pub fn background_cleanup(mut self, on: bool) -> Self {
-        self.background_cleanup = Some(on);
+        self.settings.background_sweep = Some(on);
         self
     }
 
     /// Rows per cleanup `DELETE` (default 1000, at most 4000).
     pub fn cleanup_batch_size(mut self, rows: u32) -> Self {
-        self.cleanup_batch_size = Some(rows);
+        self.settings.sweep_batch_size = Some(rows);
         self
     }
 
     /// The most connections held open (default 10).
     pub fn pool_size(mut self, n: u32) -> Self {
-        self.pool_size = Some(n);
+        self.settings.pool_size = Some(n);
         self
     }
 
     /// How long opening a connection may take (default: the connection
     /// string's `Connect Timeout`, else 15 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = Some(d);
+        self.settings.connect_timeout = Some(d);
         self
     }
 
     /// How long one statement may take (default 30 s).
     pub fn command_timeout(mut self, d: Duration) -> Self {
-        self.command_timeout = Some(d);
+        self.settings.command_timeout = Some(d);
         self
     }
 
     /// The clock `@UtcNow` is read from (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.settings.clock = Some(clock);
         self
     }
 
@@ -201,39 +168,28 @@ impl SqlServerCacheBuilder {
             (None, None) => return Err(Error::config("connection_string is required")),
         };
         let table = TableName::new(
-            self.schema.as_deref().unwrap_or("dbo"),
-            self.table
+            self.settings.schema.as_deref().unwrap_or("dbo"),
+            self.settings
+                .table
                 .as_deref()
                 .ok_or_else(|| Error::config("table is required"))?,
         )?;
-        let default_sliding = settings::default_sliding(self.default_sliding_expiration)?;
-        let deletion_interval = settings::sweep_interval(self.expired_items_deletion_interval)?;
-        let cleanup_batch_size = settings::batch_size(
-            "cleanup_batch_size",
-            self.cleanup_batch_size,
-            DEFAULT_CLEANUP_BATCH_SIZE,
-            MAX_CLEANUP_BATCH_SIZE,
-        )?;
-        let pool_size = settings::pool_size(self.pool_size)?;
-        let connect_timeout = settings::positive(
-            "connect_timeout",
-            self.connect_timeout.unwrap_or(connection.connect_timeout()),
-        )?;
-        let command_timeout = settings::positive(
-            "command_timeout",
-            self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
-        )?;
+        let checked = self.settings.check(&Limits {
+            batch_setting: "cleanup_batch_size",
+            max_batch: MAX_CLEANUP_BATCH_SIZE,
+            connect_timeout: connection.connect_timeout(),
+        })?;
         Ok(Config {
             connection,
             table,
-            default_sliding,
-            deletion_interval,
-            background_cleanup: self.background_cleanup.unwrap_or(true),
-            cleanup_batch_size,
-            pool_size,
-            connect_timeout,
-            command_timeout,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            default_sliding: checked.default_sliding,
+            deletion_interval: checked.sweep_interval,
+            background_cleanup: checked.background_sweep,
+            cleanup_batch_size: checked.sweep_batch_size,
+            pool_size: checked.pool_size,
+            connect_timeout: checked.connect_timeout,
+            command_timeout: checked.command_timeout,
+            clock: checked.clock,
         })
     }
 }

@@ -1,7 +1,10 @@
 //! The settings every table-backed cache (SQL Server, PostgreSQL) takes,
-//! with .NET's defaults and one set of checks, so a builder says only which
-//! setting it validates: [`default_sliding`], [`sweep_interval`],
-//! [`batch_size`], [`pool_size`], [`positive`].
+//! with .NET's defaults and one set of checks: a builder keeps them in a
+//! [`TableSettings`] (its setters fill it in, [`TableSettings::from_options`]
+//! takes [`OpenOptions`]' shared ones) and its `build` calls
+//! [`TableSettings::check`] with the backend's [`Limits`]. The single checks
+//! ([`default_sliding`], [`sweep_interval`], [`batch_size`], [`pool_size`],
+//! [`positive`]) are public for settings of other shapes.
 //!
 //! Every check fails with [`ErrorKind::Config`](crate::ErrorKind::Config)
 //! naming the setting as the builder spells it, and never quotes anything
@@ -18,9 +21,11 @@
 //! # Ok::<(), cache_abstractions::Error>(())
 //! ```
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Error, Result, MAX_SLIDING_EXPIRATION};
+use crate::{Clock, Error, OpenOptions, Result, SystemClock, MAX_SLIDING_EXPIRATION};
 
 /// .NET's `DefaultSlidingExpiration`: entries set with empty options slide
 /// for 20 minutes.
@@ -35,6 +40,137 @@ pub const DEFAULT_SWEEP_BATCH_SIZE: u32 = 1000;
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 /// ADO.NET's and Npgsql's default `CommandTimeout`.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A table cache builder's settings as its setters leave them (`None`:
+/// not set, the default applies). The connection is the backend's own.
+#[derive(Clone, Default)]
+pub struct TableSettings {
+    /// The table's schema (`schema`).
+    pub schema: Option<String>,
+    /// The table (`table`); required.
+    pub table: Option<String>,
+    /// `default_sliding_expiration`.
+    pub default_sliding_expiration: Option<Duration>,
+    /// `expired_items_deletion_interval`.
+    pub sweep_interval: Option<Duration>,
+    /// Whether this instance sweeps in the background (default true).
+    pub background_sweep: Option<bool>,
+    /// Rows per sweep statement.
+    pub sweep_batch_size: Option<u32>,
+    /// `pool_size`.
+    pub pool_size: Option<u32>,
+    /// `connect_timeout`.
+    pub connect_timeout: Option<Duration>,
+    /// `command_timeout`.
+    pub command_timeout: Option<Duration>,
+    /// The clock "now" is read from (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for TableSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableSettings")
+            .field("schema", &self.schema)
+            .field("table", &self.table)
+            .field(
+                "default_sliding_expiration",
+                &self.default_sliding_expiration,
+            )
+            .field("sweep_interval", &self.sweep_interval)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What differs by backend in [`TableSettings::check`].
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The builder's name for the batch size (`sweep_batch_size`,
+    /// `cleanup_batch_size`), for error messages.
+    pub batch_setting: &'static str,
+    /// The most rows per sweep statement.
+    pub max_batch: u32,
+    /// The connect timeout when the builder sets none: the connection
+    /// string's, else the backend's default.
+    pub connect_timeout: Duration,
+}
+
+/// [`TableSettings`] checked, defaults filled in (schema and table are left
+/// to the backend, whose names follow its server's rules).
+#[derive(Clone)]
+pub struct Checked {
+    /// The sliding window of entries set with empty options.
+    pub default_sliding: Duration,
+    /// How often expired rows are swept.
+    pub sweep_interval: Duration,
+    /// Whether this instance sweeps in the background.
+    pub background_sweep: bool,
+    /// Rows per sweep statement.
+    pub sweep_batch_size: u32,
+    /// The most pooled connections.
+    pub pool_size: u32,
+    /// How long opening a connection may take.
+    pub connect_timeout: Duration,
+    /// How long one statement may take.
+    pub command_timeout: Duration,
+    /// The clock "now" is read from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Checked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checked")
+            .field("default_sliding", &self.default_sliding)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("pool_size", &self.pool_size)
+            .field("command_timeout", &self.command_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableSettings {
+    /// The settings `OpenOptions` shares with every backend: `timeout` is
+    /// both the connect and the command timeout; `pool_size`, `schema`,
+    /// `table` and `clock` are the settings of those names;
+    /// `instance_name` (a Redis setting) does not apply.
+    pub fn from_options(options: &OpenOptions) -> TableSettings {
+        TableSettings {
+            schema: options.schema.clone(),
+            table: options.table.clone(),
+            pool_size: options.pool_size,
+            connect_timeout: options.timeout,
+            command_timeout: options.timeout,
+            clock: options.clock.clone(),
+            ..TableSettings::default()
+        }
+    }
+
+    /// Every setting but the names, checked, in the order the builder
+    /// documents them; defaults filled in (.NET's, and `limits`'s).
+    pub fn check(&self, limits: &Limits) -> Result<Checked> {
+        Ok(Checked {
+            default_sliding: default_sliding(self.default_sliding_expiration)?,
+            sweep_interval: sweep_interval(self.sweep_interval)?,
+            background_sweep: self.background_sweep.unwrap_or(true),
+            sweep_batch_size: batch_size(
+                limits.batch_setting,
+                self.sweep_batch_size,
+                DEFAULT_SWEEP_BATCH_SIZE,
+                limits.max_batch,
+            )?,
+            pool_size: pool_size(self.pool_size)?,
+            connect_timeout: positive(
+                "connect_timeout",
+                self.connect_timeout.unwrap_or(limits.connect_timeout),
+            )?,
+            command_timeout: positive(
+                "command_timeout",
+                self.command_timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+            )?,
+            clock: self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
+        })
+    }
+}
 
 /// The sliding window of entries set with empty options (builder setting
 /// `default_sliding_expiration`): more than zero and at most
@@ -100,6 +236,71 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{e}");
         assert!(e.message().contains(name), "{e}");
+    }
+
+    const LIMITS: Limits = Limits {
+        batch_setting: "sweep_batch_size",
+        max_batch: 4000,
+        connect_timeout: Duration::from_secs(15),
+    };
+
+    #[test]
+    fn table_settings_take_the_shared_options_and_check_every_field() {
+        let options = OpenOptions::new()
+            .timeout(Duration::from_secs(2))
+            .pool_size(3)
+            .schema("app")
+            .table("cache")
+            .instance_name("ignored:");
+        let s = TableSettings::from_options(&options);
+        assert_eq!(
+            (s.schema.as_deref(), s.table.as_deref()),
+            (Some("app"), Some("cache"))
+        );
+        let c = s.check(&LIMITS).unwrap();
+        assert_eq!(
+            (c.pool_size, c.connect_timeout, c.command_timeout),
+            (3, Duration::from_secs(2), Duration::from_secs(2))
+        );
+        let c = TableSettings::default().check(&LIMITS).unwrap();
+        assert_eq!(
+            (c.default_sliding, c.sweep_interval, c.background_sweep),
+            (DEFAULT_SLIDING_EXPIRATION, DEFAULT_SWEEP_INTERVAL, true)
+        );
+        assert_eq!(
+            (
+                c.sweep_batch_size,
+                c.pool_size,
+                c.connect_timeout,
+                c.command_timeout
+            ),
+            (1000, 10, Duration::from_secs(15), DEFAULT_COMMAND_TIMEOUT)
+        );
+        for (bad, name) in [
+            (
+                TableSettings {
+                    sweep_batch_size: Some(4001),
+                    ..TableSettings::default()
+                },
+                "sweep_batch_size",
+            ),
+            (
+                TableSettings {
+                    connect_timeout: Some(Duration::ZERO),
+                    ..TableSettings::default()
+                },
+                "connect_timeout",
+            ),
+            (
+                TableSettings {
+                    sweep_interval: Some(Duration::from_secs(1)),
+                    ..TableSettings::default()
+                },
+                "expired_items_deletion_interval",
+            ),
+        ] {
+            names_the_setting(bad.check(&LIMITS).map(|_| ()), name);
+        }
     }
 
     #[test]
