@@ -1,7 +1,9 @@
 //! The Redis backplane against a real redis-server (cache-testkit's
 //! fixture): three instances, each with its own distributed-tier client and
 //! its own backplane connections (as three processes would have), a server
-//! restart, an outage, and the propagation delay (ignored by default).
+//! restart, an outage, and the propagation delay (ignored by default); the
+//! same with server-assisted invalidation (RESP3 `CLIENT TRACKING`), where a
+//! raw write by a plain Redis client evicts the local copies too.
 #![cfg(feature = "redis")]
 
 mod scenarios;
@@ -18,12 +20,18 @@ use scenarios::*;
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn redis_instance(url: &str, name: &str, outage: Duration) -> HybridCache {
+    redis_instance_with(url, name, outage, false)
+}
+
+/// An instance; `tracked`: with server-assisted invalidation.
+fn redis_instance_with(url: &str, name: &str, outage: Duration, tracked: bool) -> HybridCache {
     let options = OpenOptions::new()
         .instance_name(name)
         .timeout(Duration::from_secs(1));
     let builder = RedisCacheBuilder::from_url(url, &options).unwrap();
     let tier: Arc<dyn DistributedCache> = Arc::new(builder.clone().build().unwrap());
-    let backplane: Arc<dyn Backplane> = Arc::new(builder.build_backplane().unwrap());
+    let backplane = builder.build_backplane().unwrap().server_assisted(tracked);
+    let backplane: Arc<dyn Backplane> = Arc::new(backplane);
     instance(tier, backplane, outage)
 }
 
@@ -86,6 +94,105 @@ async fn an_outage_bounds_local_copies_and_a_restart_resubscribes() {
     server.restart();
     connected(&[&a, &b, &c], 2).await;
     changes_reach_the_others(&a, &b, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_assisted_instances_still_hear_each_other() {
+    let server = RedisServer::start();
+    let [a, b, c] = [(); 3].map(|_| redis_instance_with(&server.url(), "bp-tracked:", HOUR, true));
+    changes_reach(&a, &b, &c, true).await;
+}
+
+/// One command from a plain client (RESP2, no HybridCache: as another
+/// application writing the same keys would).
+async fn raw<T: redis::FromRedisValue>(url: &str, command: &redis::Cmd) -> T {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    command.query_async(&mut conn).await.unwrap()
+}
+
+/// A raw `HSET` and a raw `DEL` of `key` by a plain client reach both
+/// instances' local tiers (nothing is published: only the server's
+/// invalidations can evict copies that would live an hour).
+async fn raw_writes_evict(url: &str, name: &str, a: &HybridCache, b: &HybridCache, key: &str) {
+    seed_with(a, &[a, b], key, "old", "t", true).await;
+    // A valid payload, written by the other application: copied from
+    // another key.
+    let source = format!("{key}:source");
+    let quiet = HybridCache::new(Arc::clone(a.distributed().unwrap()));
+    let options = HybridEntryOptions::new().expires_in(HOUR);
+    quiet.set(&source, "new", &options).await.unwrap();
+    let payload: Vec<u8> = raw(
+        url,
+        redis::cmd("HGET")
+            .arg(format!("{name}{source}"))
+            .arg("data"),
+    )
+    .await;
+    let _: i64 = raw(
+        url,
+        redis::cmd("HSET")
+            .arg(format!("{name}{key}"))
+            .arg("data")
+            .arg(payload),
+    )
+    .await;
+    for o in [a, b] {
+        let fresh = || async { value(o, key).await.as_deref() == Some("new") };
+        assert!(
+            eventually(PROPAGATION_BOUND, fresh).await,
+            "a raw HSET did not evict"
+        );
+    }
+    let _: i64 = raw(url, redis::cmd("DEL").arg(format!("{name}{key}"))).await;
+    for o in [a, b] {
+        let gone = || async { value(o, key).await.is_none() };
+        assert!(
+            eventually(PROPAGATION_BOUND, gone).await,
+            "a raw DEL did not evict"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_assisted_raw_writes_flushes_and_restarts() {
+    const NAME: &str = "bp-raw:";
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let [a, b] = [(); 2].map(|_| redis_instance_with(&url, NAME, HOUR, true));
+    connected(&[&a, &b], 1).await;
+    raw_writes_evict(&url, NAME, &a, &b, "r:1").await;
+
+    // Another instance name is not tracked: its writes evict nothing here.
+    let before = b.stats().backplane_messages;
+    let _: i64 = raw(
+        &url,
+        redis::cmd("HSET").arg("elsewhere:r:1").arg("data").arg("x"),
+    )
+    .await;
+
+    // FLUSHDB: a null invalidation, every local copy goes.
+    seed_with(&a, &[&a, &b], "r:flush", "old", "t", true).await;
+    let _: () = raw(&url, &redis::cmd("FLUSHDB")).await;
+    for o in [&a, &b] {
+        let gone = || async { value(o, "r:flush").await.is_none() };
+        assert!(
+            eventually(PROPAGATION_BOUND, gone).await,
+            "FLUSHDB did not clear"
+        );
+    }
+    // Only the FLUSHDB was heard (one null invalidation), not elsewhere:r:1.
+    assert_eq!(
+        b.stats().backplane_messages,
+        before + 2,
+        "seed write, then the flush"
+    );
+
+    // Restarted: tracking is enabled again on the new connection.
+    server.stop();
+    server.restart();
+    connected(&[&a, &b], 2).await;
+    raw_writes_evict(&url, NAME, &a, &b, "r:2").await;
 }
 
 /// Propagation delay: from the return of `set` on A to the first read on

@@ -25,7 +25,7 @@ pub struct AppState {
     /// A local tier with stampede protection in front of `cache`: what
     /// `/products` reads through.
     pub hybrid: HybridCache,
-    /// The backplane between instances: `redis` or `off`, for `/stats`.
+    /// The backplane between instances: `redis`, `redis-tracking` or `off`, for `/stats`.
     pub backplane: &'static str,
     /// When cached products expire.
     pub entry_options: EntryOptions,
@@ -364,7 +364,8 @@ async fn put_product(
 struct Stats<'a> {
     served_by: &'a str,
     backend: &'a str,
-    /// `redis` (pub/sub between instances) or `off`.
+    /// `redis` (pub/sub between instances), `redis-tracking` (and the
+    /// server's invalidations), or `off`.
     backplane: &'a str,
     /// Invalidations heard from other instances (each evicted a local copy).
     backplane_messages: u64,

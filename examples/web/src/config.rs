@@ -69,8 +69,9 @@ pub struct Config {
 
     /// How instances tell each other to drop their local copies after an
     /// update: `auto` (Redis pub/sub when the cache is Redis, else none),
-    /// `redis` (pub/sub, required), or `off` (each local copy lives until it
-    /// expires).
+    /// `redis` (pub/sub, required), `tracking` (pub/sub, and writes by other
+    /// applications to the same keys too: Redis 6+ `CLIENT TRACKING`), or
+    /// `off` (each local copy lives until it expires).
     #[arg(long, env = "CACHE_BACKPLANE", value_enum, default_value_t = BackplaneMode::Auto)]
     pub backplane: BackplaneMode,
 }
@@ -82,6 +83,10 @@ pub enum BackplaneMode {
     Auto,
     /// Redis pub/sub; the cache must be one Redis server.
     Redis,
+    /// Redis pub/sub with server-assisted invalidation (RESP3 `CLIENT
+    /// TRACKING`): a write by any client to a key under the instance name
+    /// evicts the local copies too.
+    Tracking,
     /// No backplane.
     Off,
 }

@@ -173,16 +173,16 @@ fn hybrid_cache(
     let wanted = match config.backplane {
         BackplaneMode::Off => false,
         BackplaneMode::Auto => backend == "redis",
-        BackplaneMode::Redis if backend == "redis" => true,
-        BackplaneMode::Redis => {
+        BackplaneMode::Redis | BackplaneMode::Tracking if backend == "redis" => true,
+        BackplaneMode::Redis | BackplaneMode::Tracking => {
             return Err(Failure::Usage(format!(
-                "--backplane redis needs a Redis CACHE_URL, not {backend}"
+                "--backplane redis and tracking need a Redis CACHE_URL, not {backend}"
             )))
         }
     };
     let built = if wanted {
         match redis_backplane(config) {
-            Ok(backplane) => builder.backplane(backplane).build().map(|h| (h, "redis")),
+            Ok((backplane, name)) => builder.backplane(backplane).build().map(|h| (h, name)),
             // auto: a Redis the backplane cannot use (cluster nodes) runs
             // without one, as any other backend does.
             Err(e) if config.backplane == BackplaneMode::Auto => {
@@ -200,19 +200,26 @@ fn hybrid_cache(
     built.map_err(|e| Failure::Runtime(format!("cannot build the cache: {e}")))
 }
 
+/// A backplane and its name for `/stats`.
+type Named = (Arc<dyn cache_hybrid::Backplane>, &'static str);
+
 #[cfg(feature = "redis")]
-fn redis_backplane(config: &Config) -> distcache::Result<Arc<dyn cache_hybrid::Backplane>> {
+fn redis_backplane(config: &Config) -> distcache::Result<Named> {
     // The cache's own settings: same server, credentials, timeouts, and the
-    // instance name (every instance sharing the keys shares the channel).
+    // instance name (every instance sharing the keys shares the channel;
+    // server-assisted mode tracks the keys under it).
+    let tracking = config.backplane == BackplaneMode::Tracking;
     let backplane = distcache::cache_redis::RedisBackplane::from_url(
         &config.cache_url,
         &config.open_options(),
-    )?;
-    Ok(Arc::new(backplane))
+    )?
+    .server_assisted(tracking);
+    let name = if tracking { "redis-tracking" } else { "redis" };
+    Ok((Arc::new(backplane), name))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis_backplane(_: &Config) -> distcache::Result<Arc<dyn cache_hybrid::Backplane>> {
+fn redis_backplane(_: &Config) -> distcache::Result<Named> {
     Err(distcache::Error::config("built without the redis feature"))
 }
 
