@@ -262,15 +262,24 @@ pub(crate) async fn retrying(
     session: fn(Arc<Shared>, mpsc::UnboundedSender<PubSubEvent>) -> Session,
 ) {
     let mut retry = FIRST_RETRY;
+    // The first failure to subscribe after a start or a loss is a warning
+    // (a server without CLIENT TRACKING, an ACL refusing SUBSCRIBE: the
+    // cache then runs under the outage rules); the retries are debug.
+    let mut warned = false;
     loop {
         match session(Arc::clone(&shared), tx.clone()).await {
             SessionEnd::Stop => return,
             SessionEnd::Lost(lost) => {
                 retry = FIRST_RETRY;
+                warned = false;
                 tracing::warn!(channel = %shared.channel, error = %lost, "redis backplane: subscription lost; reconnecting");
                 if tx.send(PubSubEvent::Disconnected(lost)).is_err() {
                     return;
                 }
+            }
+            SessionEnd::NotConnected(e) if !warned => {
+                warned = true;
+                tracing::warn!(channel = %shared.channel, error = %e, "redis backplane: cannot subscribe; retrying");
             }
             SessionEnd::NotConnected(e) => {
                 tracing::debug!(channel = %shared.channel, error = %e, "redis backplane: cannot subscribe yet");
