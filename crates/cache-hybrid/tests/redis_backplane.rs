@@ -115,13 +115,22 @@ async fn raw<T: redis::FromRedisValue>(url: &str, command: &redis::Cmd) -> T {
 /// instances' local tiers (nothing is published: only the server's
 /// invalidations can evict copies that would live an hour).
 async fn raw_writes_evict(url: &str, name: &str, a: &HybridCache, b: &HybridCache, key: &str) {
-    seed_with(a, &[a, b], key, "old", "t", true).await;
     // A valid payload, written by the other application: copied from
     // another key.
+    let before = [a, b].map(|o| o.stats().backplane_messages);
     let source = format!("{key}:source");
     let quiet = HybridCache::new(Arc::clone(a.distributed().unwrap()));
     let options = HybridEntryOptions::new().expires_in(HOUR);
     quiet.set(&source, "new", &options).await.unwrap();
+    // The two seeding writes' own invalidations are applied first (else
+    // one arriving late, not the raw write, could be what evicts), then
+    // both hold the old value again.
+    seed_with(a, &[a, b], key, "old", "t", true).await;
+    for (o, n) in [a, b].into_iter().zip(before) {
+        let heard = || async { o.stats().backplane_messages >= n + 2 };
+        assert!(eventually(PROPAGATION_BOUND, heard).await);
+        assert!(eventually(PROPAGATION_BOUND, || held_locally(o, key, "old")).await);
+    }
     let payload: Vec<u8> = raw(
         url,
         redis::cmd("HGET")
