@@ -5,8 +5,8 @@
 #
 # Starts a throwaway redis-server (no persistence, loopback, first free port
 # from 6380) and two instances of the example service, makes a few requests
-# and prints them, restarts A, waits out the expiry, then cleans everything
-# up. Needs redis-server and curl. Never touches a Redis on port 6379.
+# and prints them, updates a product on A and reads it on B, restarts A,
+# waits out the expiry, then cleans everything up. Needs redis-server and curl. Never touches a Redis on port 6379.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -84,6 +84,14 @@ echo "== b serves what a cached: a hit, computed_by a, no upstream call"
 show "$addr_b/products/42"
 show "$addr_a/stats"
 show "$addr_b/stats"
+echo
+echo "== b again: now from its own memory (tier local)"
+show "$addr_b/products/42"
+echo "== a updates the price; the backplane drops b's local copy, b serves the new price"
+echo "\$ curl -X PUT $addr_a/products/42 -d '{\"price_cents\": 999}'"
+curl -sS -X PUT "$addr_a/products/42" -H 'content-type: application/json' -d '{"price_cents": 999}'
+echo
+show "$addr_b/products/42"
 echo
 echo "== 2. restart a (SIGTERM, as a deployment would): the cache is still there"
 kill -TERM "$pid_a"

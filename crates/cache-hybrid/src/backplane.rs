@@ -19,7 +19,10 @@
 //!   sent while it was away are lost.
 //!
 //! Transports: [`MemoryBackplane`] (instances in one process; tests) and,
-//! with the `redis` feature, Redis pub/sub (`cache_redis::RedisBackplane`).
+//! with the `redis` feature, Redis pub/sub (`cache_redis::RedisBackplane`),
+//! optionally with server-assisted invalidation
+//! (`RedisBackplane::server_assisted`: writes by other applications evict
+//! local copies too).
 //!
 //! ```
 //! use cache_hybrid::{HybridCache, HybridEntryOptions, MemoryBackplane};
@@ -79,7 +82,12 @@ const PUBLISH_QUEUE: usize = 10_000;
 pub struct InstanceId(pub u128);
 
 impl InstanceId {
-    /// A fresh random id.
+    /// The sender of the invalidations a server reports itself (Redis
+    /// `CLIENT TRACKING`): writes by anyone, this instance included, so no
+    /// instance skips them. Never a [`random`](Self::random) id.
+    pub const SERVER: InstanceId = InstanceId(0);
+
+    /// A fresh random id (never [`SERVER`](Self::SERVER)).
     pub fn random() -> InstanceId {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         // Two independently seeded SipHash states: 128 random bits, no
@@ -92,7 +100,7 @@ impl InstanceId {
             h.write_u32(std::process::id());
             *half = h.finish();
         }
-        InstanceId((u128::from(halves[0]) << 64) | u128::from(halves[1]))
+        InstanceId(((u128::from(halves[0]) << 64) | u128::from(halves[1])).max(1))
     }
 }
 

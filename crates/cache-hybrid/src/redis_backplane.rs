@@ -1,14 +1,18 @@
 //! [`Backplane`] over Redis pub/sub: `cache_redis::RedisBackplane` (feature
 //! `redis`). The transport (channel per instance name, dedicated
-//! subscription connection, reconnect and resubscribe) lives in cache-redis;
-//! this is the message mapping.
+//! subscription connection, reconnect and resubscribe, server-assisted
+//! invalidation) lives in cache-redis; this is the message mapping. A
+//! server-reported invalidation becomes a message from
+//! [`InstanceId::SERVER`]: one per key, or [`Change::All`] for a flush.
 
 use cache_abstractions::Result;
 use cache_redis::{PubSubEvent, RedisBackplane};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 
-use crate::backplane::{Backplane, Event, Message};
+use std::collections::VecDeque;
+
+use crate::backplane::{Backplane, Change, Event, InstanceId, Message};
 
 impl Backplane for RedisBackplane {
     fn publish(&self, message: &Message) -> BoxFuture<'_, Result<()>> {
@@ -18,8 +22,18 @@ impl Backplane for RedisBackplane {
 
     fn subscribe(&self) -> Result<BoxStream<'static, Event>> {
         let events = RedisBackplane::subscribe(self);
-        let stream = futures::stream::unfold(events, |mut rx| async move {
+        let from_server = |change| {
+            Event::Message(Message {
+                sender: InstanceId::SERVER,
+                change,
+            })
+        };
+        let state = (events, VecDeque::new());
+        let stream = futures::stream::unfold(state, move |(mut rx, mut pending)| async move {
             loop {
+                if let Some(event) = pending.pop_front() {
+                    return Some((event, (rx, pending)));
+                }
                 let event = match rx.recv().await? {
                     PubSubEvent::Connected => Event::Connected,
                     PubSubEvent::Disconnected(_) => Event::Disconnected,
@@ -31,10 +45,15 @@ impl Backplane for RedisBackplane {
                             continue;
                         }
                     },
+                    PubSubEvent::Invalidated(None) => from_server(Change::All),
+                    PubSubEvent::Invalidated(Some(keys)) => {
+                        pending.extend(keys.into_iter().map(|k| from_server(Change::Key(k))));
+                        continue;
+                    }
                     // A transport event this version does not know: ignore it.
                     _ => continue,
                 };
-                return Some((event, rx));
+                return Some((event, (rx, pending)));
             }
         });
         Ok(stream.boxed())

@@ -16,6 +16,12 @@
 //!   the command timeout, the subscriber reports
 //!   [`PubSubEvent::Disconnected`], reconnects with a backoff (50 ms
 //!   doubling to 2 s), resubscribes and reports [`PubSubEvent::Connected`].
+//! - **Server-assisted invalidation** ([`RedisBackplane::server_assisted`]):
+//!   the subscription runs on a RESP3 connection that also has
+//!   `CLIENT TRACKING ON BCAST PREFIX <instance name>`, so a write by
+//!   *anyone* (another app, `redis-cli`) to a key under the instance name is
+//!   reported as [`PubSubEvent::Invalidated`] (docs/hybrid.md, "server-assisted
+//!   invalidation").
 
 use std::fmt;
 use std::sync::Arc;
@@ -49,6 +55,11 @@ pub enum PubSubEvent {
     Disconnected(Error),
     /// A message published on the channel (by anyone, this process included).
     Message(Bytes),
+    /// Server-assisted invalidation only: these keys (the instance name
+    /// stripped) were written or deleted by someone (this process
+    /// included); `None`: possibly every key (a `FLUSHDB`/`FLUSHALL`, or
+    /// the server dropped its tracking state).
+    Invalidated(Option<Vec<String>>),
 }
 
 /// Redis pub/sub on one channel, for invalidation messages. Clones share
@@ -73,13 +84,16 @@ pub enum PubSubEvent {
 #[derive(Clone)]
 pub struct RedisBackplane {
     shared: Arc<Shared>,
+    server_assisted: bool,
 }
 
-struct Shared {
-    client: Client,
-    channel: String,
-    connect_timeout: Duration,
-    command_timeout: Duration,
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) channel: String,
+    /// The instance name: the prefix tracked in server-assisted mode.
+    pub(crate) key_prefix: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) command_timeout: Duration,
     publisher: Mutex<Option<MultiplexedConnection>>,
 }
 
@@ -89,6 +103,7 @@ impl fmt::Debug for RedisBackplane {
         f.debug_struct("RedisBackplane")
             .field("channel", &self.shared.channel)
             .field("command_timeout", &self.shared.command_timeout)
+            .field("server_assisted", &self.server_assisted)
             .finish_non_exhaustive()
     }
 }
@@ -112,10 +127,12 @@ impl RedisCacheBuilder {
             shared: Arc::new(Shared {
                 client: crate::conn::client(&config, url)?,
                 channel: format!("{}{BACKPLANE_CHANNEL_SUFFIX}", config.instance_name),
+                key_prefix: config.instance_name.clone(),
                 connect_timeout: config.connect_timeout,
                 command_timeout: config.command_timeout,
                 publisher: Mutex::new(None),
             }),
+            server_assisted: false,
         })
     }
 }
@@ -131,6 +148,23 @@ impl RedisBackplane {
     /// The pub/sub channel.
     pub fn channel(&self) -> &str {
         &self.shared.channel
+    }
+
+    /// With `true`, subscriptions also ask the server to report writes to
+    /// the keys under the instance name (RESP3 `CLIENT TRACKING ON BCAST
+    /// PREFIX <instance name>`): a write by another application, which
+    /// publishes nothing, then evicts the local copies as a message would,
+    /// as [`PubSubEvent::Invalidated`]. Needs Redis 6 or later. The
+    /// messages on the channel still arrive (tags and "clear everything"
+    /// are not key writes). No I/O.
+    pub fn server_assisted(mut self, on: bool) -> RedisBackplane {
+        self.server_assisted = on;
+        self
+    }
+
+    /// Whether [`server_assisted`](Self::server_assisted) is on.
+    pub fn is_server_assisted(&self) -> bool {
+        self.server_assisted
     }
 
     /// Publishes `payload` on the channel.
@@ -191,62 +225,65 @@ impl RedisBackplane {
     /// tokio runtime.
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<PubSubEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(subscriber(Arc::clone(&self.shared), tx));
+        if self.server_assisted {
+            tokio::spawn(crate::tracking::subscriber(Arc::clone(&self.shared), tx));
+        } else {
+            tokio::spawn(subscriber(Arc::clone(&self.shared), tx));
+        }
         rx
     }
 }
 
-/// The subscription loop: connect, subscribe, forward, and on any loss
-/// report it once and start again.
+/// The pub/sub subscription loop: connect, subscribe, forward, and on any
+/// loss report it once and start again.
 async fn subscriber(shared: Arc<Shared>, tx: mpsc::UnboundedSender<PubSubEvent>) {
+    retrying(shared, tx, subscribed_session).await;
+}
+
+/// What one connected session of a subscriber returns: how it ended
+/// (`None`: the receiver is gone, stop).
+pub(crate) type Session = std::pin::Pin<Box<dyn std::future::Future<Output = SessionEnd> + Send>>;
+
+/// How a session ended.
+pub(crate) enum SessionEnd {
+    /// Could not connect or subscribe (nothing was reported).
+    NotConnected(Error),
+    /// Was connected (reported), then lost the connection.
+    Lost(Error),
+    /// The receiver is gone.
+    Stop,
+}
+
+/// The reconnect loop shared by both subscribers: run a session, report a
+/// loss once, back off, start again.
+pub(crate) async fn retrying(
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<PubSubEvent>,
+    session: fn(Arc<Shared>, mpsc::UnboundedSender<PubSubEvent>) -> Session,
+) {
     let mut retry = FIRST_RETRY;
-    let mut connected = false;
+    // The first failure to subscribe after a start or a loss is a warning
+    // (a server without CLIENT TRACKING, an ACL refusing SUBSCRIBE: the
+    // cache then runs under the outage rules); the retries are debug.
+    let mut warned = false;
     loop {
-        let lost = match subscribed(&shared).await {
-            Ok((mut sink, mut stream)) => {
+        match session(Arc::clone(&shared), tx.clone()).await {
+            SessionEnd::Stop => return,
+            SessionEnd::Lost(lost) => {
                 retry = FIRST_RETRY;
-                connected = true;
-                if tx.send(PubSubEvent::Connected).is_err() {
+                warned = false;
+                tracing::warn!(channel = %shared.channel, error = %lost, "redis backplane: subscription lost; reconnecting");
+                if tx.send(PubSubEvent::Disconnected(lost)).is_err() {
                     return;
                 }
-                let mut health = tokio::time::interval(shared.command_timeout);
-                health.tick().await;
-                loop {
-                    tokio::select! {
-                        message = stream.next() => match message {
-                            Some(m) => {
-                                let bytes = Bytes::copy_from_slice(m.get_payload_bytes());
-                                if tx.send(PubSubEvent::Message(bytes)).is_err() {
-                                    return;
-                                }
-                            }
-                            None => break Error::new(
-                                cache_abstractions::ErrorKind::Connection,
-                                "redis backplane: the subscription's connection closed",
-                            ),
-                        },
-                        _ = health.tick() => {
-                            let ping = tokio::time::timeout(shared.command_timeout, sink.ping::<Value>());
-                            match ping.await {
-                                Ok(Ok(_)) => {}
-                                Ok(Err(e)) => break error::from_redis("backplane ping", e),
-                                Err(_) => break error::timed_out("backplane ping", shared.command_timeout),
-                            }
-                        }
-                        () = tx.closed() => return,
-                    }
-                }
             }
-            Err(e) => e,
-        };
-        if connected {
-            connected = false;
-            tracing::warn!(channel = %shared.channel, error = %lost, "redis backplane: subscription lost; reconnecting");
-            if tx.send(PubSubEvent::Disconnected(lost)).is_err() {
-                return;
+            SessionEnd::NotConnected(e) if !warned => {
+                warned = true;
+                tracing::warn!(channel = %shared.channel, error = %e, "redis backplane: cannot subscribe; retrying");
             }
-        } else {
-            tracing::debug!(channel = %shared.channel, error = %lost, "redis backplane: cannot subscribe yet");
+            SessionEnd::NotConnected(e) => {
+                tracing::debug!(channel = %shared.channel, error = %e, "redis backplane: cannot subscribe yet");
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(retry) => {}
@@ -254,6 +291,46 @@ async fn subscriber(shared: Arc<Shared>, tx: mpsc::UnboundedSender<PubSubEvent>)
         }
         retry = (retry * 2).min(LAST_RETRY);
     }
+}
+
+/// One pub/sub session: connect, subscribe, report, forward until lost.
+fn subscribed_session(shared: Arc<Shared>, tx: mpsc::UnboundedSender<PubSubEvent>) -> Session {
+    Box::pin(async move {
+        let (mut sink, mut stream) = match subscribed(&shared).await {
+            Ok(halves) => halves,
+            Err(e) => return SessionEnd::NotConnected(e),
+        };
+        if tx.send(PubSubEvent::Connected).is_err() {
+            return SessionEnd::Stop;
+        }
+        let mut health = tokio::time::interval(shared.command_timeout);
+        health.tick().await;
+        loop {
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(m) => {
+                        let bytes = Bytes::copy_from_slice(m.get_payload_bytes());
+                        if tx.send(PubSubEvent::Message(bytes)).is_err() {
+                            return SessionEnd::Stop;
+                        }
+                    }
+                    None => return SessionEnd::Lost(Error::new(
+                        cache_abstractions::ErrorKind::Connection,
+                        "redis backplane: the subscription's connection closed",
+                    )),
+                },
+                _ = health.tick() => {
+                    let ping = tokio::time::timeout(shared.command_timeout, sink.ping::<Value>());
+                    match ping.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return SessionEnd::Lost(error::from_redis("backplane ping", e)),
+                        Err(_) => return SessionEnd::Lost(error::timed_out("backplane ping", shared.command_timeout)),
+                    }
+                }
+                () = tx.closed() => return SessionEnd::Stop,
+            }
+        }
+    })
 }
 
 /// A fresh connection subscribed to the channel, within the timeouts.

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use cache_hybrid::{FactoryError, HybridCache, HybridEntryOptions, Source};
 use distcache::{DistributedCache, EntryOptions, ErrorKind, Scrubber};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::catalog::{Catalog, Product};
@@ -25,6 +25,8 @@ pub struct AppState {
     /// A local tier with stampede protection in front of `cache`: what
     /// `/products` reads through.
     pub hybrid: HybridCache,
+    /// The backplane between instances: `redis`, `redis-tracking` or `off`, for `/stats`.
+    pub backplane: &'static str,
     /// When cached products expire.
     pub entry_options: EntryOptions,
     /// The slow upstream the cache protects.
@@ -77,12 +79,15 @@ pub fn entry_options(absolute: Option<Duration>, sliding: Option<Duration>) -> E
 /// The routes:
 ///
 /// - `GET /products/{id}`: the product, through the cache.
+/// - `PUT /products/{id}`: changes a product's name or price (a JSON body
+///   with `name` and/or `price_cents`); every instance serves the change
+///   at once (the backplane evicts their local copies).
 /// - `GET /stats`: this server's upstream call count and cache counters.
 /// - `GET /health`: the server is up; `cache` says whether the cache
 ///   answers (through [`DistributedCache::ping`]).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/products/{id}", get(get_product))
+        .route("/products/{id}", get(get_product).put(put_product))
         .route("/stats", get(stats))
         .route("/health", get(health))
         .fallback(not_found)
@@ -119,6 +124,9 @@ struct ProductResponse<'a> {
     served_by: &'a str,
     /// Whether the product came from the cache.
     cache: CacheOutcome,
+    /// Which tier of the cache answered: `local` (this process), `shared`
+    /// (the distributed cache), or `none` (the upstream was called).
+    tier: &'static str,
     /// How long this request took.
     elapsed_ms: u64,
     /// The product, including which server computed it and when.
@@ -139,10 +147,24 @@ struct ProductResponse<'a> {
 /// cache fails, this serves from the upstream and reports
 /// [`CacheOutcome::Unavailable`] instead of failing the request.
 pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, CacheOutcome) {
-    // Version the key: if `Product` ever changes shape, bump it and old
-    // entries are simply never read again. (Unreadable entries, from
-    // another version or another app, are misses and get overwritten.)
-    let key = format!("product:v1:{id}");
+    let (product, outcome, _) = cached_product_from(state, id).await;
+    (product, outcome)
+}
+
+/// The cache key of a product. Versioned: if `Product` ever changes shape,
+/// bump it and old entries are simply never read again. (Unreadable
+/// entries, from another version or another app, are misses and get
+/// overwritten.)
+fn product_key(id: u64) -> String {
+    format!("product:v1:{id}")
+}
+
+/// [`cached_product`], also saying which tier answered.
+async fn cached_product_from(
+    state: &AppState,
+    id: u64,
+) -> (Option<Product>, CacheOutcome, Option<Source>) {
+    let key = product_key(id);
     let options = HybridEntryOptions::new().distributed(state.entry_options.clone());
     let (catalog, server) = (state.catalog.clone(), state.server.clone());
     // The hybrid cache absorbs a shared-cache outage; its error counter says
@@ -173,13 +195,13 @@ pub async fn cached_product(state: &AppState, id: u64) -> (Option<Product>, Cach
                 _ if cache_failed => CacheOutcome::Unavailable,
                 _ => CacheOutcome::Miss,
             };
-            (Some(f.value), outcome)
+            (Some(f.value), outcome, Some(f.source))
         }
-        Err(e) if is_unknown_product(&e) => (None, CacheOutcome::Miss),
+        Err(e) if is_unknown_product(&e) => (None, CacheOutcome::Miss, None),
         Err(e) => {
             state.log(&format!("cache failed, using the upstream: {e}"));
             let product = state.catalog.fetch(id, &state.server).await;
-            (product, CacheOutcome::Unavailable)
+            (product, CacheOutcome::Unavailable, None)
         }
     }
 }
@@ -222,7 +244,7 @@ async fn get_product(
         Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
     };
 
-    let (product, outcome) = cached_product(&state, id).await;
+    let (product, outcome, source) = cached_product_from(&state, id).await;
     let counter = match outcome {
         CacheOutcome::Hit => &state.counters.hits,
         CacheOutcome::Miss => &state.counters.misses,
@@ -244,6 +266,11 @@ async fn get_product(
         Some(product) => Json(ProductResponse {
             served_by: &state.server,
             cache: outcome,
+            tier: match source {
+                Some(Source::Local) => "local",
+                Some(Source::Distributed) => "shared",
+                _ => "none",
+            },
             elapsed_ms,
             product,
         })
@@ -252,11 +279,96 @@ async fn get_product(
     }
 }
 
+/// The body of `PUT /products/{id}`: the fields to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductUpdate {
+    name: Option<String>,
+    price_cents: Option<u64>,
+}
+
+/// The answer to `PUT /products/{id}`.
+#[derive(Debug, Serialize)]
+struct UpdateResponse<'a> {
+    served_by: &'a str,
+    elapsed_ms: u64,
+    /// The product as stored now.
+    product: Product,
+}
+
+/// `PUT /products/{id}`: changes a product and writes it through the
+/// hybrid cache. `HybridCache::set` writes this instance's local tier and
+/// the shared cache, then publishes on the backplane, so every other
+/// instance drops its local copy and reads the new value on its next
+/// request.
+///
+/// The simulated catalog is read-only: the change lives in the cache until
+/// the entry expires (a real service would write its database first, then
+/// the cache).
+async fn put_product(
+    State(state): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+    update: Result<Json<ProductUpdate>, JsonRejection>,
+) -> Response {
+    let started = Instant::now();
+    let id = match id {
+        Ok(Path(raw)) => match raw.parse::<u64>() {
+            Ok(id) => id,
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("product id must be a positive integer, not '{raw}'"),
+                )
+            }
+        },
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let update = match update {
+        Ok(Json(update)) => update,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let Some(mut product) = cached_product(&state, id).await.0 else {
+        return error(StatusCode::NOT_FOUND, format!("no product {id}"));
+    };
+    if let Some(name) = update.name {
+        product.name = name;
+    }
+    if let Some(price) = update.price_cents {
+        product.price_cents = price;
+    }
+    product.computed_by = state.server.clone();
+    product.computed_at_ms = crate::catalog::now_ms();
+    let key = product_key(id);
+    let options = HybridEntryOptions::new().distributed(state.entry_options.clone());
+    if let Err(e) = state.hybrid.set(&key, &product, &options).await {
+        // Not in the shared cache: don't serve it from here either.
+        state.hybrid.evict_local(&key).await;
+        state.log(&format!("PUT /products/{id}: the shared cache failed: {e}"));
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cache is unavailable; the update was not stored".to_string(),
+        );
+    }
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    state.log(&format!("PUT /products/{id} -> stored in {elapsed_ms} ms"));
+    Json(UpdateResponse {
+        served_by: &state.server,
+        elapsed_ms,
+        product,
+    })
+    .into_response()
+}
+
 /// The body of `GET /stats`.
 #[derive(Debug, Serialize)]
 struct Stats<'a> {
     served_by: &'a str,
     backend: &'a str,
+    /// `redis` (pub/sub between instances), `redis-tracking` (and the
+    /// server's invalidations), or `off`.
+    backplane: &'a str,
+    /// Invalidations heard from other instances (each evicted a local copy).
+    backplane_messages: u64,
     /// How often this server really called the upstream.
     upstream_calls: u64,
     hits: u64,
@@ -270,6 +382,8 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
     Json(Stats {
         served_by: &state.server,
         backend: state.backend,
+        backplane: state.backplane,
+        backplane_messages: state.hybrid.stats().backplane_messages,
         upstream_calls: state.catalog.calls(),
         hits: c.hits.load(Ordering::Relaxed),
         misses: c.misses.load(Ordering::Relaxed),
@@ -304,7 +418,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such route; try GET /products/{id}, /stats or /health".to_string(),
+        "no such route; try GET or PUT /products/{id}, GET /stats or /health".to_string(),
     )
 }
 
@@ -321,6 +435,7 @@ mod tests {
     fn state(cache: Arc<dyn DistributedCache>) -> AppState {
         AppState {
             hybrid: HybridCache::new(Arc::clone(&cache)),
+            backplane: "off",
             cache,
             entry_options: entry_options(Some(Duration::from_secs(60)), None),
             catalog: Catalog::new(Duration::ZERO),
@@ -404,6 +519,33 @@ mod tests {
         assert_eq!(body["status"], "degraded", "{body}");
         assert_eq!(body["cache"]["error"], "connection error", "{body}");
         assert!(!body.to_string().contains("refused"), "kind only: {body}");
+    }
+
+    #[tokio::test]
+    async fn put_changes_what_get_serves() {
+        let s = Arc::new(state(Arc::new(MemoryCache::new())));
+        let put = |id: &str, update| {
+            put_product(
+                State(Arc::clone(&s)),
+                Ok(Path(id.to_string())),
+                Ok(Json(update)),
+            )
+        };
+        let update = |price| ProductUpdate {
+            name: Some("Renamed".into()),
+            price_cents: Some(price),
+        };
+        assert_eq!(put("5", update(1)).await.status(), StatusCode::OK);
+        let (product, outcome) = cached_product(&s, 5).await;
+        let product = product.unwrap();
+        assert_eq!(outcome, CacheOutcome::Hit);
+        assert_eq!((product.name.as_str(), product.price_cents), ("Renamed", 1));
+        assert_eq!(product.computed_by, "t");
+        assert_eq!(put("0", update(2)).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(put("x", update(2)).await.status(), StatusCode::BAD_REQUEST);
+        let down = Arc::new(state(Arc::new(Down)));
+        let refused = put_product(State(down), Ok(Path("5".into())), Ok(Json(update(3)))).await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

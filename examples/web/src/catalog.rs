@@ -26,7 +26,8 @@ pub struct Product {
     pub name: String,
     /// Its price in cents.
     pub price_cents: u64,
-    /// The server that called the upstream for this value.
+    /// The server that called the upstream for this value (or stored the
+    /// last `PUT`).
     pub computed_by: String,
     /// When it did, in milliseconds since the Unix epoch.
     pub computed_at_ms: u64,
@@ -71,10 +72,7 @@ impl Catalog {
         // Deterministic, so every server computes the same product for an id.
         let a = ADJECTIVES[(id % 8) as usize];
         let n = NOUNS[((id / 8) % 8) as usize];
-        let computed_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
+        let computed_at_ms = now_ms();
         Some(Product {
             id,
             name: format!("{a} {n} #{id}"),
@@ -83,6 +81,14 @@ impl Catalog {
             computed_at_ms,
         })
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

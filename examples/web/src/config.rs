@@ -66,6 +66,29 @@ pub struct Config {
     /// How long the simulated upstream takes per lookup, in milliseconds (at most 60000).
     #[arg(long = "upstream-delay-ms", env = "UPSTREAM_DELAY_MS", default_value = "300", value_parser = parse_delay_ms)]
     pub upstream_delay: Duration,
+
+    /// How instances tell each other to drop their local copies after an
+    /// update: `auto` (Redis pub/sub when the cache is Redis, else none),
+    /// `redis` (pub/sub, required), `tracking` (pub/sub, and writes by other
+    /// applications to the same keys too: Redis 6+ `CLIENT TRACKING`), or
+    /// `off` (each local copy lives until it expires).
+    #[arg(long, env = "CACHE_BACKPLANE", value_enum, default_value_t = BackplaneMode::Auto)]
+    pub backplane: BackplaneMode,
+}
+
+/// `--backplane`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackplaneMode {
+    /// Redis pub/sub when the cache is one Redis server; none otherwise.
+    Auto,
+    /// Redis pub/sub; the cache must be one Redis server.
+    Redis,
+    /// Redis pub/sub with server-assisted invalidation (RESP3 `CLIENT
+    /// TRACKING`): a write by any client to a key under the instance name
+    /// evicts the local copies too.
+    Tracking,
+    /// No backplane.
+    Off,
 }
 
 impl Config {
@@ -148,6 +171,10 @@ mod tests {
         assert_eq!(c.upstream_delay, Duration::from_millis(300));
         assert_eq!(c.cache_timeout, Duration::from_secs(1));
         assert!(c.entry_options().is_ok());
+        assert_eq!(c.backplane, BackplaneMode::Auto);
+        let c = parse(&["--backplane", "off"]).unwrap();
+        assert_eq!(c.backplane, BackplaneMode::Off);
+        assert!(parse(&["--backplane", "carrier-pigeon"]).is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ use distcache::{ErrorKind, Scrubber};
 
 use crate::app::{AppState, Counters};
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{BackplaneMode, Config};
 
 /// The variables that may hold a URL with a password.
 const SECRET_VARS: &[&str] = &["CACHE_URL"];
@@ -110,8 +110,10 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot read the listen address: {e}")))?;
     let server = config.name.clone().unwrap_or_else(|| local.to_string());
 
+    let (hybrid, backplane) = hybrid_cache(&config, &cache, backend)?;
     let state = Arc::new(AppState {
-        hybrid: HybridCache::new(Arc::clone(&cache)),
+        hybrid,
+        backplane,
         cache,
         entry_options,
         catalog: Catalog::new(config.upstream_delay),
@@ -126,7 +128,7 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
     // end-to-end test read it, which matters with port 0).
     println!("listening on http://{local}");
     state.log(&format!(
-        "cache {backend} ({}), absolute expiry {}, sliding {}, upstream delay {} ms",
+        "cache {backend} ({}), backplane {backplane}, absolute expiry {}, sliding {}, upstream delay {} ms",
         distcache::redact(&config.cache_url),
         describe(config.absolute()),
         describe(config.sliding()),
@@ -156,6 +158,71 @@ async fn serve(config: Config, scrubber: Scrubber) -> Result<(), Failure> {
     state.log("shut down");
     Ok(())
 }
+/// The hybrid cache in front of `cache`, with the backplane `--backplane`
+/// asks for, and that backplane's name (for `/stats` and the log).
+///
+/// With a backplane, an update on one instance (`PUT /products/{id}`)
+/// evicts every other instance's local copy within milliseconds; without
+/// one, the others serve their local copy until it expires.
+fn hybrid_cache(
+    config: &Config,
+    cache: &Arc<dyn distcache::DistributedCache>,
+    backend: &str,
+) -> Result<(HybridCache, &'static str), Failure> {
+    let builder = HybridCache::builder().distributed(Arc::clone(cache));
+    let wanted = match config.backplane {
+        BackplaneMode::Off => false,
+        BackplaneMode::Auto => backend == "redis",
+        BackplaneMode::Redis | BackplaneMode::Tracking if backend == "redis" => true,
+        BackplaneMode::Redis | BackplaneMode::Tracking => {
+            return Err(Failure::Usage(format!(
+                "--backplane redis and tracking need a Redis CACHE_URL, not {backend}"
+            )))
+        }
+    };
+    let built = if wanted {
+        match redis_backplane(config) {
+            Ok((backplane, name)) => builder.backplane(backplane).build().map(|h| (h, name)),
+            // auto: a Redis the backplane cannot use (cluster nodes) runs
+            // without one, as any other backend does.
+            Err(e) if config.backplane == BackplaneMode::Auto => {
+                eprintln!("cache-example-web: no backplane: {e}");
+                HybridCache::builder()
+                    .distributed(Arc::clone(cache))
+                    .build()
+                    .map(|h| (h, "off"))
+            }
+            Err(e) => return Err(Failure::Usage(format!("--backplane: {e}"))),
+        }
+    } else {
+        builder.build().map(|h| (h, "off"))
+    };
+    built.map_err(|e| Failure::Runtime(format!("cannot build the cache: {e}")))
+}
+
+/// A backplane and its name for `/stats`.
+type Named = (Arc<dyn cache_hybrid::Backplane>, &'static str);
+
+#[cfg(feature = "redis")]
+fn redis_backplane(config: &Config) -> distcache::Result<Named> {
+    // The cache's own settings: same server, credentials, timeouts, and the
+    // instance name (every instance sharing the keys shares the channel;
+    // server-assisted mode tracks the keys under it).
+    let tracking = config.backplane == BackplaneMode::Tracking;
+    let backplane = distcache::cache_redis::RedisBackplane::from_url(
+        &config.cache_url,
+        &config.open_options(),
+    )?
+    .server_assisted(tracking);
+    let name = if tracking { "redis-tracking" } else { "redis" };
+    Ok((Arc::new(backplane), name))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_backplane(_: &Config) -> distcache::Result<Named> {
+    Err(distcache::Error::config("built without the redis feature"))
+}
+
 fn describe(d: Option<std::time::Duration>) -> String {
     d.map_or_else(|| "off".to_string(), |d| format!("{} s", d.as_secs_f64()))
 }

@@ -72,11 +72,31 @@ pub async fn value(cache: &HybridCache, key: &str) -> Option<String> {
 /// a backplane, so no message is in flight afterwards) and makes `others`
 /// hold it locally.
 pub async fn seed(a: &HybridCache, others: &[&HybridCache], key: &str, v: &str, tag: &str) {
+    seed_with(a, others, key, v, tag, false).await;
+}
+
+/// [`seed`]; with `tracked` (server-assisted invalidation), the seeding
+/// write's own invalidation reaches the others at some point, so each is
+/// polled until it holds `v` locally.
+pub async fn seed_with(
+    a: &HybridCache,
+    others: &[&HybridCache],
+    key: &str,
+    v: &str,
+    tag: &str,
+    tracked: bool,
+) {
     let options = HybridEntryOptions::new()
         .expires_in(Duration::from_secs(3600))
         .tag(tag);
     let quiet = HybridCache::new(Arc::clone(a.distributed().expect("a distributed tier")));
     quiet.set(key, v, &options).await.expect("set");
+    if tracked {
+        for o in others {
+            assert!(eventually(PROPAGATION_BOUND, || held_locally(o, key, v)).await);
+        }
+        return;
+    }
     for o in others {
         assert_eq!(value(o, key).await.as_deref(), Some(v));
         // Now a local hit: without a backplane it would stay for an hour.
@@ -85,12 +105,26 @@ pub async fn seed(a: &HybridCache, others: &[&HybridCache], key: &str, v: &str, 
     }
 }
 
+/// Whether `o` answers `v` from its local tier (a read that misses fills it).
+pub async fn held_locally(o: &HybridCache, key: &str, v: &str) -> bool {
+    let read = o.get::<String>(key).await.expect("get");
+    read.is_some_and(|f| f.value == v && f.source == cache_hybrid::Source::Local)
+}
+
 /// set, remove and remove_by_tag on `a` reach `b` and `c`.
 pub async fn changes_reach_the_others(a: &HybridCache, b: &HybridCache, c: &HybridCache) {
+    changes_reach(a, b, c, false).await;
+    // An instance ignores its own messages: they are not counted as applied.
+    assert_eq!(a.stats().backplane_messages, 0);
+}
+
+/// [`changes_reach_the_others`]; `tracked`: the instances also hear the
+/// server's invalidations (their own writes' included).
+pub async fn changes_reach(a: &HybridCache, b: &HybridCache, c: &HybridCache, tracked: bool) {
     connected(&[a, b, c], 1).await;
     let others = [b, c];
 
-    seed(a, &others, "bp:set", "old", "t-set").await;
+    seed_with(a, &others, "bp:set", "old", "t-set", tracked).await;
     a.set("bp:set", "new", &HybridEntryOptions::new())
         .await
         .unwrap();
@@ -102,7 +136,7 @@ pub async fn changes_reach_the_others(a: &HybridCache, b: &HybridCache, c: &Hybr
         );
     }
 
-    seed(a, &others, "bp:remove", "old", "t-remove").await;
+    seed_with(a, &others, "bp:remove", "old", "t-remove", tracked).await;
     a.remove("bp:remove").await.unwrap();
     for o in others {
         let gone = || async { value(o, "bp:remove").await.is_none() };
@@ -112,7 +146,7 @@ pub async fn changes_reach_the_others(a: &HybridCache, b: &HybridCache, c: &Hybr
         );
     }
 
-    seed(a, &others, "bp:tagged", "old", "t-tag").await;
+    seed_with(a, &others, "bp:tagged", "old", "t-tag", tracked).await;
     a.remove_by_tag("t-tag").await.unwrap();
     for o in others {
         let gone = || async { value(o, "bp:tagged").await.is_none() };
@@ -122,7 +156,7 @@ pub async fn changes_reach_the_others(a: &HybridCache, b: &HybridCache, c: &Hybr
         );
     }
 
-    seed(a, &others, "bp:all", "old", "t-all").await;
+    seed_with(a, &others, "bp:all", "old", "t-all", tracked).await;
     // Behind the caches' back: only clear_local_everywhere makes them re-read.
     a.distributed().unwrap().remove("bp:all").await.unwrap();
     a.clear_local_everywhere();
@@ -133,6 +167,4 @@ pub async fn changes_reach_the_others(a: &HybridCache, b: &HybridCache, c: &Hybr
             "clear_local_everywhere did not reach"
         );
     }
-    // An instance ignores its own messages: they are not counted as applied.
-    assert_eq!(a.stats().backplane_messages, 0);
 }
