@@ -44,8 +44,10 @@ const SHARD_MIN_BYTES: u64 = 32 << 20;
 const HOT_ALLOCATION: f64 = 0.97;
 
 /// A guess of the average entry's weight (a 1 KiB value), for quick_cache's
-/// sizing: the number of recently evicted keys it remembers (half the
-/// estimated entries) and the least number of entries a shard is built for.
+/// sizing: the number of recently evicted keys it remembers (its ghost
+/// queue: half the estimated entries, a slot of ~90 B each, not charged to
+/// the limit, so at most ~4.4% over it) and the least number of entries a
+/// shard is built for.
 const TYPICAL_ENTRY_BYTES: u64 = 1024;
 
 pub(crate) type Entries = Cache<StoredKey, Stored, Weigh>;
