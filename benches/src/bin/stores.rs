@@ -174,7 +174,10 @@ fn footprint(name: &str, entries: usize, size: usize) -> (f64, f64) {
     }
     store.settle();
     let s = region.change();
-    let bytes = s.bytes_allocated as f64 - s.bytes_deallocated as f64 + s.bytes_reallocated as f64;
+    // stats_alloc already adds a realloc's growth to `bytes_allocated` (and
+    // a shrink to `bytes_deallocated`); `bytes_reallocated` is the same
+    // delta again, so adding it would count a growing `Vec` twice.
+    let bytes = s.bytes_allocated as f64 - s.bytes_deallocated as f64;
     let blocks = s.allocations as f64 - s.deallocations as f64;
     black_box(&store);
     (bytes / entries as f64, blocks / entries as f64)
