@@ -2,8 +2,9 @@
 //! `src/bin/instructions.rs` (instructions per get hit) and
 //! `src/bin/stores.rs` (heap per entry, hit ratio on a skewed trace):
 //! quick_cache (S3-FIFO) and a sharded map with a policy of our own
-//! ([`ShardedLru`]). None of them is used by a backend; see
-//! benches/analysis.md for the comparison and the decision.
+//! ([`ShardedLru`]), raw (`String -> Bytes`, no expiry). cache-memory
+//! moved to quick_cache after this comparison (issue 15); see
+//! benches/analysis.md for the figures and the decision.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;

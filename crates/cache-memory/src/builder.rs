@@ -86,10 +86,12 @@ impl MemoryCacheBuilder {
     }
 
     /// The size limit in bytes (keys, values and a fixed per-entry overhead).
-    /// Past it, entries are evicted by moka's TinyLFU policy. An entry that
-    /// cannot fit at all (key, value and overhead over the limit) is
-    /// rejected by `set` with `Unsupported`. Zero is refused by
-    /// [`build`](Self::build).
+    /// Past it, entries are evicted by quick_cache's S3-FIFO policy. An
+    /// entry that cannot fit at all (key, value and overhead over one shard's
+    /// share: 97% of the limit below 64 MiB, at least 32 MiB from there) is
+    /// rejected by `set` with `Unsupported`; the cache's
+    /// [`Capabilities::max_value_size`](cache_abstractions::Capabilities::max_value_size)
+    /// says how large a value fits. Zero is refused by [`build`](Self::build).
     pub fn capacity_bytes(mut self, bytes: u64) -> Self {
         self.config.capacity = bytes;
         self

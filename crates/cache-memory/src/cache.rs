@@ -1,32 +1,19 @@
-//! [`MemoryCache`]: the [`DistributedCache`] impl over moka.
+//! [`MemoryCache`]: the [`DistributedCache`] impl over the [`Store`].
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use cache_abstractions::{
-    async_trait, Bytes, Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error,
-    ErrorKind, Result,
+    async_trait, Bytes, Capabilities, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind,
+    Result,
 };
-use moka::ops::compute::Op;
-use moka::sync::Cache;
 
 use crate::builder::MemoryCacheBuilder;
 use crate::config::Config;
 use crate::format::{to_micros, Stored, GRANULARITY};
+use crate::key::StoredKey;
 use crate::reaper;
-
-/// Bytes charged per entry on top of key and value, so the size limit
-/// tracks resident memory.
-///
-/// Measured with `benches/src/bin/footprint.rs` (100k entries of 1 KiB,
-/// glibc malloc, moka 0.12): about 425 bytes of resident memory per entry
-/// beyond its key and value bytes: moka's own blocks (entry info, value
-/// entry, deque nodes, key `Arc`, hash bucket), the key and value
-/// allocations' headers and rounding. Entries without a sliding window live
-/// inline in moka's value slot (see [`Stored`]); a sliding entry adds one
-/// shared block of about 80 bytes, which this figure leaves out.
-const ENTRY_OVERHEAD: u64 = 424;
+use crate::store::{weight, Store, ENTRY_OVERHEAD};
 
 /// An in-process cache. Clones share the same entries.
 #[derive(Clone)]
@@ -35,8 +22,7 @@ pub struct MemoryCache {
 }
 
 struct Inner {
-    entries: Cache<String, Stored>,
-    clock: Arc<dyn Clock>,
+    store: Arc<Store>,
     capabilities: Capabilities,
     capacity: u64,
     _reaper: Option<reaper::Reaper>,
@@ -44,11 +30,13 @@ struct Inner {
 
 impl fmt::Debug for MemoryCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let store = &self.inner.store;
         f.debug_struct("MemoryCache")
-            .field("entries", &self.inner.entries.entry_count())
-            .field("weighted_size", &self.inner.entries.weighted_size())
+            .field("entries", &store.entries.len())
+            .field("weighted_size", &store.entries.weight())
             .field("capacity_bytes", &self.inner.capacity)
-            .field("clock", &self.inner.clock)
+            .field("shards", &store.entries.num_shards())
+            .field("clock", &store.clock)
             .finish()
     }
 }
@@ -77,63 +65,59 @@ impl MemoryCache {
     }
 
     /// The number of entries held, expired ones not yet reclaimed included
-    /// (moka updates it asynchronously; call [`run_pending_tasks`](Self::run_pending_tasks) first
-    /// for an exact figure).
+    /// (call [`run_pending_tasks`](Self::run_pending_tasks) first to leave
+    /// them out).
     pub fn entry_count(&self) -> u64 {
-        self.inner.entries.entry_count()
+        self.inner.store.entries.len() as u64
     }
 
     /// The bytes charged against the size limit.
     pub fn weighted_size(&self) -> u64 {
-        self.inner.entries.weighted_size()
+        self.inner.store.entries.weight()
     }
 
-    /// Drops every entry at once (later reads miss; the memory is reclaimed
-    /// in the background). For a hybrid cache's local tier that can no
-    /// longer trust what it holds (a backplane outage).
+    /// Drops every entry at once, freeing their memory before it returns.
+    /// For a hybrid cache's local tier that can no longer trust what it
+    /// holds (a backplane outage).
     pub fn clear(&self) {
-        self.inner.entries.invalidate_all();
+        self.inner.store.entries.clear();
     }
 
-    /// Applies pending evictions and reclaims expired entries now.
+    /// Reclaims expired entries now: one pass over every entry, as the
+    /// reaper makes. (Evictions for the size limit need no such call: they
+    /// happen in `set`, before it returns.)
     pub fn run_pending_tasks(&self) {
-        self.inner.entries.run_pending_tasks();
+        self.inner.store.sweep();
     }
 
-    /// The entry under `key` if alive now; restarts its sliding window when `touch`.
+    /// The entry under `key` if alive now; restarts its sliding window when
+    /// `touch` (which also counts as a use for eviction; an inspection does not).
     fn live(&self, key: &str, touch: bool) -> Option<Stored> {
-        let entry = self.inner.entries.get(key)?;
+        let store = &self.inner.store;
+        let key = key.as_bytes();
+        let entry = if touch {
+            store.entries.get(key)
+        } else {
+            store.entries.peek(key)
+        }?;
         if entry.never_expires() {
             return Some(entry);
         }
-        let now = to_micros(self.inner.clock.now());
+        let now = to_micros(store.clock.now());
         if !entry.is_alive(now) {
-            // Invisible now (rule 11), and evicted now: left to moka's timer
-            // (which a read may have pushed past the real deadline) a dead
-            // entry could stay counted, holding its memory, for as long as
-            // reads of it kept coming.
-            self.evict_if_dead(key);
+            // Invisible now (rule 11), and evicted now, so a dead entry
+            // never holds its memory until the next sweep while reads of
+            // it keep coming. Only if still dead: atomically per key, so a
+            // fresh entry set concurrently is never the one removed.
+            store
+                .entries
+                .remove_if(key, |e| !e.is_alive(to_micros(store.clock.now())));
             return None;
         }
         if touch {
             entry.touch(now);
         }
         Some(entry)
-    }
-}
-
-impl MemoryCache {
-    /// Removes the entry under `key` if it is still dead: atomically per
-    /// key, so a fresh entry set concurrently is never the one removed.
-    fn evict_if_dead(&self, key: &str) {
-        let clock = &self.inner.clock;
-        self.inner
-            .entries
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(e) if !e.value().is_alive(to_micros(clock.now())) => Op::Remove,
-                _ => Op::Nop,
-            });
     }
 }
 
@@ -147,23 +131,24 @@ impl DistributedCache for MemoryCache {
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
         let caps = &self.inner.capabilities;
         caps.validate_key(key)?;
-        let now = self.inner.clock.now();
+        let now = self.inner.store.clock.now();
         let expiry = options.resolve(now)?;
         caps.validate_value(value.len())?;
-        // moka never keeps an entry heavier than the whole capacity: it
-        // would be dropped at once and `set` would seem to have worked.
-        if u64::from(weight(key.len(), value.len())) > self.inner.capacity {
+        // The store would drop an entry heavier than its limit at once,
+        // and `set` would seem to have worked.
+        let max = self.inner.store.max_weight();
+        if weight(key.len(), value.len()) > max {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
-                    "key and value ({} bytes) with the per-entry overhead exceed this cache's capacity of {} bytes",
+                    "key and value ({} bytes) with the per-entry overhead exceed this cache's largest entry of {max} bytes (capacity {} bytes)",
                     key.len().saturating_add(value.len()),
                     self.inner.capacity
                 ),
             ));
         }
         let entry = Stored::new(value, expiry, now);
-        self.inner.entries.insert(key.to_owned(), entry);
+        self.inner.store.entries.insert(StoredKey::new(key), entry);
         Ok(())
     }
 
@@ -175,7 +160,7 @@ impl DistributedCache for MemoryCache {
 
     async fn remove(&self, key: &str) -> Result<()> {
         self.inner.capabilities.validate_key(key)?;
-        self.inner.entries.invalidate(key);
+        self.inner.store.entries.remove(key.as_bytes());
         Ok(())
     }
 
@@ -196,84 +181,19 @@ impl DistributedCache for MemoryCache {
 
 impl Inner {
     fn new(config: Config) -> Self {
-        let policy = ExpiryPolicy {
-            clock: Arc::clone(&config.clock),
-        };
-        let entries = Cache::builder()
-            .max_capacity(config.capacity)
-            .weigher(|k: &String, e: &Stored| weight(k.len(), e.value().len()))
-            .expire_after(policy)
-            .build();
-        let max_value = config.capacity.saturating_sub(ENTRY_OVERHEAD);
+        let store = Arc::new(Store::new(config.capacity, config.clock));
+        let max_value = store.max_weight().saturating_sub(ENTRY_OVERHEAD);
         let capabilities = Capabilities::new()
             .with_max_value_size(Some(usize::try_from(max_value).unwrap_or(usize::MAX)))
             .with_expiry_granularity(GRANULARITY);
         let reaper = config
             .reap_interval
-            .map(|every| reaper::Reaper::spawn(entries.clone(), every));
+            .map(|every| reaper::Reaper::spawn(Arc::clone(&store), every));
         Inner {
-            entries,
-            clock: config.clock,
+            store,
             capabilities,
             capacity: config.capacity,
             _reaper: reaper,
-        }
-    }
-}
-
-fn weight(key_len: usize, value_len: usize) -> u32 {
-    let bytes = (key_len as u64)
-        .saturating_add(value_len as u64)
-        .saturating_add(ENTRY_OVERHEAD);
-    u32::try_from(bytes).unwrap_or(u32::MAX)
-}
-
-/// Tells moka when an entry may be reclaimed. Visibility is decided by
-/// [`Stored::is_alive`] against the cache's clock; this only has to keep
-/// moka from dropping an entry before that deadline.
-struct ExpiryPolicy {
-    clock: Arc<dyn Clock>,
-}
-
-impl moka::Expiry<String, Stored> for ExpiryPolicy {
-    fn expire_after_create(&self, _: &String, e: &Stored, _: Instant) -> Option<Duration> {
-        e.time_to_live(to_micros(self.clock.now()))
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        e: &Stored,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        // A set replaces value and options (rule 3): start from the new entry.
-        e.time_to_live(to_micros(self.clock.now()))
-    }
-
-    fn expire_after_read(
-        &self,
-        _: &String,
-        e: &Stored,
-        _: Instant,
-        remaining: Option<Duration>,
-        _: Instant,
-    ) -> Option<Duration> {
-        if !matches!(e, Stored::Sliding(_)) {
-            // Reads never change a fixed entry's expiry: skip the clock.
-            return remaining;
-        }
-        let now = to_micros(self.clock.now());
-        if !e.is_alive(now) {
-            // Dead by the cache's clock: the read is a miss and evicts it
-            // (`MemoryCache::live`); never push a dead entry's timer.
-            return remaining;
-        }
-        // A sliding read may extend the entry by up to one window (the
-        // caller touches it after this returns).
-        match (remaining, e.window_from(now)) {
-            (Some(r), Some(w)) => Some(r.max(w)),
-            _ => None,
         }
     }
 }

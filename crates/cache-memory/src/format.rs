@@ -41,10 +41,10 @@ fn micros_of(d: Duration) -> Micros {
     u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(NEVER - 1)
 }
 
-/// What moka holds under a key. moka hands out clones on every read, so
-/// state that reads change must be shared: only sliding entries need that,
-/// and only they pay for an `Arc` (one heap block fewer per entry for the
-/// common case, and no reference count to bump on a read).
+/// What the store holds under a key. The store hands out clones on every
+/// read, so state that reads change must be shared: only sliding entries
+/// need that, and only they pay for an `Arc` (no heap block of its own for
+/// the common case, and no reference count to bump on a read).
 #[derive(Clone, Debug)]
 pub(crate) enum Stored {
     /// No sliding window: nothing changes after `set`.
@@ -122,24 +122,6 @@ impl Stored {
         }
     }
 
-    /// How long from `now` until the entry is dead; `None` for never.
-    pub(crate) fn time_to_live(&self, now: Micros) -> Option<Duration> {
-        let deadline = self.deadline();
-        (deadline != NEVER).then(|| Duration::from_micros(deadline.saturating_sub(now)))
-    }
-
-    /// For sliding entries, the longest a read at `now` can extend the
-    /// entry: the window, or less when the absolute expiration is nearer.
-    pub(crate) fn window_from(&self, now: Micros) -> Option<Duration> {
-        match self {
-            Stored::Fixed { .. } => None,
-            Stored::Sliding(s) => {
-                let to_absolute = Duration::from_micros(s.absolute.saturating_sub(now));
-                Some(s.window.min(to_absolute))
-            }
-        }
-    }
-
     pub(crate) fn info(&self) -> EntryInfo {
         let (absolute, sliding) = match self {
             Stored::Fixed { deadline, .. } => (*deadline, None),
@@ -171,7 +153,7 @@ mod tests {
         );
         assert!(e.is_alive(to_micros(at(104))));
         assert!(!e.is_alive(to_micros(at(105))));
-        // moka hands out clones: a touch through one is seen through all.
+        // The store hands out clones: a touch through one is seen through all.
         let clone = e.clone();
         clone.touch(to_micros(at(104)));
         assert!(e.is_alive(to_micros(at(108))));
@@ -184,10 +166,6 @@ mod tests {
         // A stale, earlier touch never moves the deadline back.
         e.touch(to_micros(at(101)));
         assert!(e.is_alive(to_micros(at(109))));
-        assert_eq!(
-            e.window_from(to_micros(at(108))),
-            Some(Duration::from_secs(2))
-        );
     }
 
     #[test]
@@ -196,9 +174,7 @@ mod tests {
         assert!(e.never_expires());
         assert!(matches!(e, Stored::Fixed { .. }));
         assert!(e.is_alive(u64::MAX - 1));
-        assert_eq!(e.time_to_live(0), None);
         assert_eq!(e.info().expires_at, None);
-        assert_eq!(e.window_from(0), None);
     }
 
     #[test]
@@ -243,7 +219,7 @@ mod tests {
 
     #[test]
     fn stored_stays_small() {
-        // Inline in moka's value slot: a Bytes and a deadline.
+        // Inline in the store's slot: a Bytes and a deadline.
         assert!(std::mem::size_of::<Stored>() <= 48);
     }
 }

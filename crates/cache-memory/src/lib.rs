@@ -8,11 +8,21 @@
 //! - Absolute and sliding expiry per the contract, checked on every read
 //!   against an injectable [`Clock`](cache_abstractions::Clock) (so tests can move time by hand).
 //! - A size limit in bytes (default 200 MiB, as .NET's `MemoryCache` sample
-//!   configurations use) enforced by [moka]'s TinyLFU admission and LRU eviction.
-//! - Expired entries are reclaimed by moka's timer wheel on every operation
-//!   and by a background reaper when idle, so dead keys never pile up.
-//! - No global lock: moka is a concurrent hash table; a sliding read is one
-//!   atomic `fetch_max`.
+//!   configurations use) enforced by [quick_cache]'s S3-FIFO eviction, in
+//!   `set` itself. An entry must fit in 97% of one shard of the store, and
+//!   a shard holds at least 32 MiB (caches under 64 MiB have one): the
+//!   default cache takes entries up to about 48 MiB, a 64 MiB one up to
+//!   31 MiB; [`Capabilities::max_value_size`](cache_abstractions::Capabilities::max_value_size)
+//!   says how much.
+//! - Expiry is lazy: a read checks the entry's deadline (and evicts it if
+//!   dead), and a background reaper sweeps out every dead entry once a
+//!   minute, so dead keys never pile up.
+//! - No global lock: the store is sharded, a read takes its shard's lock
+//!   shared, and a sliding read moves the deadline with one atomic
+//!   `fetch_max`.
+//! - Lean entries: a short key (up to 22 bytes), the value's handle and the
+//!   deadline live in the store's slot; the only heap block per entry is
+//!   the value's own. Sliding entries add one shared block.
 //!
 //! ```
 //! use cache_abstractions::{DistributedCacheExt, EntryOptions};
@@ -28,7 +38,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [moka]: https://docs.rs/moka
+//! [quick_cache]: https://docs.rs/quick_cache
 #![doc(test(attr(deny(warnings))))]
 
 // The README (shown on crates.io) is compiled and run as a doc test.
@@ -40,7 +50,9 @@ mod builder;
 mod cache;
 mod config;
 mod format;
+mod key;
 mod reaper;
+mod store;
 
 use std::time::Duration;
 

@@ -1,24 +1,24 @@
-//! A background thread that reclaims expired entries while the cache is idle.
+//! A background thread that reclaims expired entries.
 //!
-//! moka applies expirations during ordinary operations; without traffic,
-//! dead entries (and their memory) would stay. The thread holds the cache
-//! only through moka's handle and exits as soon as the owning `MemoryCache`
-//! is dropped, because dropping the reaper drops the channel it waits on.
+//! Expiry is lazy (a read of a dead entry evicts it), so without this
+//! thread, dead entries that are never read again would keep their memory
+//! until the size limit evicted them. The thread holds the store only
+//! through its `Arc` and exits as soon as the owning `MemoryCache` is
+//! dropped, because dropping the reaper drops the channel it waits on.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use moka::sync::Cache;
-
-use crate::format::Stored;
+use crate::store::Store;
 
 pub(crate) struct Reaper {
     _stop: Sender<()>,
 }
 
 impl Reaper {
-    pub(crate) fn spawn(entries: Cache<String, Stored>, every: Duration) -> Reaper {
+    pub(crate) fn spawn(store: Arc<Store>, every: Duration) -> Reaper {
         let (stop, stopped) = mpsc::channel::<()>();
         let every = every.max(Duration::from_millis(10));
         let spawned = thread::Builder::new()
@@ -26,11 +26,11 @@ impl Reaper {
             .spawn(move || {
                 // Any other outcome (disconnected) means the cache was dropped.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    entries.run_pending_tasks();
+                    store.sweep();
                 }
             });
-        // Without a thread (resource exhaustion) reclaiming still happens on
-        // ordinary operations; the cache stays correct.
+        // Without a thread (resource exhaustion) dead entries are still
+        // invisible, and reclaimed when read or evicted.
         drop(spawned);
         Reaper { _stop: stop }
     }

@@ -1,7 +1,9 @@
 //! Expiry without sleeping: a [`ManualClock`] moves time by hand.
 
+use std::time::Duration;
+
 use super::*;
-use cache_abstractions::{ErrorKind, ManualClock};
+use cache_abstractions::{Clock, ErrorKind, ManualClock};
 
 /// On a whole second, so the checks below land exactly on deadlines (the
 /// cache keeps instants in microseconds, rounding deadlines up).
@@ -118,7 +120,6 @@ async fn expired_entries_are_reclaimed_without_reads() {
     }
     cache.run_pending_tasks();
     assert_eq!(cache.entry_count(), 1000);
-    // moka's timer wheel works in buckets of about a second, so allow a few.
     // No reads or writes happen meanwhile: only the reaper can reclaim them.
     for _ in 0..50 {
         if cache.entry_count() == 0 {
@@ -158,34 +159,84 @@ async fn reaper_thread_ends_with_the_cache() {
 
 #[test]
 fn weight_saturates() {
-    assert_eq!(weight(usize::MAX, usize::MAX), u32::MAX);
-    assert_eq!(weight(3, 5), 3 + 5 + ENTRY_OVERHEAD as u32);
+    assert_eq!(weight(usize::MAX, usize::MAX), u64::MAX);
+    assert_eq!(weight(3, 5), 3 + 5 + ENTRY_OVERHEAD);
 }
 
 #[tokio::test]
 async fn entry_that_cannot_fit_with_its_key_is_rejected_not_dropped() {
-    // The value alone fits (capacity - overhead), but key + value + overhead
-    // is over the limit: moka would never keep it, so `set` must say so
-    // instead of succeeding and losing the entry (rule 1).
+    // The value alone fits (the declared max_value_size), but key + value +
+    // overhead is over the largest entry: the store would drop it at once,
+    // so `set` must say so instead of succeeding and losing the entry
+    // (rule 1).
     let cache = MemoryCache::builder()
-        .capacity_bytes(ENTRY_OVERHEAD + 100)
+        .capacity_bytes(ENTRY_OVERHEAD + 200)
         .reap_interval(None)
         .build()
         .unwrap();
-    let value = Bytes::from(vec![7u8; 100]);
+    let max = cache.capabilities().max_value_size.unwrap();
+    assert_eq!(max as u64 + ENTRY_OVERHEAD, cache.inner.store.max_weight());
+    let value = Bytes::from(vec![7u8; max]);
     let err = cache
         .set("key", value.clone(), &EntryOptions::new())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
-    // Exactly at the limit is stored and read back.
-    let fits = value.slice(..97);
+    // Exactly at the limit is stored and read back, also over an earlier entry.
+    let fits = value.slice(..max - 3);
+    for _ in 0..2 {
+        cache
+            .set("key", fits.clone(), &EntryOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(cache.get("key").await.unwrap(), Some(fits.clone()));
+    }
+}
+
+#[tokio::test]
+async fn the_default_cache_takes_a_16_mib_value() {
+    let cache = MemoryCache::builder().reap_interval(None).build().unwrap();
+    let value = Bytes::from(vec![1u8; 16 << 20]);
     cache
-        .set("key", fits.clone(), &EntryOptions::new())
+        .set("k", value.clone(), &EntryOptions::new())
         .await
         .unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(value));
+}
+
+#[tokio::test]
+async fn clear_and_sweep_drop_entries_and_their_weight() {
+    let (cache, clock) = cache_with_clock();
+    let short = EntryOptions::new().expires_in(secs(5));
+    let sliding = EntryOptions::new().sliding(secs(5));
+    for i in 0..100 {
+        let opts = match i % 3 {
+            0 => &short,
+            1 => &sliding,
+            _ => &EntryOptions::new(),
+        };
+        cache.set(&format!("k{i}"), "v".into(), opts).await.unwrap();
+    }
+    assert_eq!(cache.entry_count(), 100);
+    clock.advance(secs(4));
+    cache.refresh("k1").await.unwrap();
+    clock.advance(secs(1));
     cache.run_pending_tasks();
-    assert_eq!(cache.get("key").await.unwrap(), Some(fits));
+    // The 33 never-expiring entries, and the one sliding entry refreshed.
+    assert_eq!(cache.entry_count(), 34);
+    let kept: u64 = (0..100)
+        .filter(|i| i % 3 == 2 || *i == 1)
+        .map(|i| weight(format!("k{i}").len(), 1))
+        .sum();
+    assert_eq!(cache.weighted_size(), kept);
+    assert!(cache.get("k1").await.unwrap().is_some());
+    cache.clear();
+    assert_eq!((cache.entry_count(), cache.weighted_size()), (0, 0));
+    assert!(cache.get("k2").await.unwrap().is_none());
+    // Still usable.
+    cache.set("k2", "v".into(), &short).await.unwrap();
+    assert!(cache.get("k2").await.unwrap().is_some());
+    assert!(clock.now() > std::time::UNIX_EPOCH);
 }
 
 /// Issue 10, item 1: an absolute expiration after year 2554 (where a u64 of
@@ -212,9 +263,8 @@ async fn expirations_up_to_year_9999_are_kept() {
     assert!(info.expires_at.is_some_and(|t| t <= year_3000), "{info:?}");
 }
 
-/// Issue 10, item 6: a sliding entry that is dead by the cache's clock, but
-/// whose moka timer was pushed past that (by an inspect or a read), is
-/// evicted by the next access instead of every miss pushing it again.
+/// Issue 10, item 6: a dead entry is evicted by the next access, not left
+/// holding its memory while misses of it keep coming.
 #[tokio::test]
 async fn a_dead_entry_is_evicted_by_the_next_access() {
     let (cache, clock) = cache_with_clock();
@@ -226,9 +276,7 @@ async fn a_dead_entry_is_evicted_by_the_next_access() {
             .unwrap();
         cache.inspect(&format!("k{i}")).await.unwrap();
     }
-    cache.run_pending_tasks();
     assert_eq!(cache.entry_count(), 100);
-    // Dead by the cache's clock; moka's own (real-time) timer has an hour left.
     clock.advance(secs(7200));
     for round in 0..3 {
         for i in 0..100 {
@@ -239,6 +287,6 @@ async fn a_dead_entry_is_evicted_by_the_next_access() {
             );
         }
     }
-    cache.run_pending_tasks();
+    // No sweep ran (no reaper, no run_pending_tasks): the reads evicted them.
     assert_eq!(cache.entry_count(), 0, "dead entries still held");
 }
