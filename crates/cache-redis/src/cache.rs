@@ -150,19 +150,11 @@ impl Raw {
     }
 
     /// The reply to `HMGET key absexp sldexp data`, taken apart by value
-    /// (the value's buffer is moved out, not copied). A server error
-    /// (e.g. WRONGTYPE) becomes the driver's error, as `query_async` would
-    /// make it.
+    /// (the value's buffer is moved out, not copied). Server errors were
+    /// turned into the driver's errors already (see `get_plain`).
     pub(crate) fn from_hmget(reply: Value) -> Result<Raw> {
         let items = match reply {
             Value::Array(items) => items,
-            Value::ServerError(_) => {
-                let e = reply.extract_error().err();
-                return Err(e.map_or_else(
-                    || Error::corrupt("unexpected reply type from redis: error"),
-                    |e| error::from_redis("get", e),
-                ));
-            }
             other => {
                 return Err(Error::corrupt(format!(
                     "unexpected reply type from redis: {}",
@@ -518,7 +510,16 @@ impl RedisCache {
         let reply = self
             .run("get", |mut c| {
                 let hmget = &hmget;
-                async move { c.req_packed_command(hmget).await }
+                async move {
+                    // A server error (e.g. WRONGTYPE) becomes the driver's
+                    // error here, inside `run`, as `query_async` makes it;
+                    // `HMGET`'s items are never errors, so unlike
+                    // `query_async` this does not walk the array.
+                    match c.req_packed_command(hmget).await? {
+                        e @ Value::ServerError(_) => e.extract_error(),
+                        reply => Ok(reply),
+                    }
+                }
             })
             .await?;
         let raw = Raw::from_hmget(reply)?;
