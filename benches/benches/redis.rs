@@ -14,9 +14,10 @@
 //! reported rate is operations per second over all tasks.
 //!
 //! Run with `cargo bench -p cache-benches --bench redis`. With `-- --ratio`
-//! it instead measures the cache's get throughput against raw `HMGET` at 1
-//! and 50 tasks in alternating slices (robust to a busy machine) and prints
-//! the ratios.
+//! it instead measures the cache's get throughput against raw `HMGET` in
+//! alternating slices (robust to a busy machine) at 1, 50, 128 and 256
+//! tasks on two workers and at 256-1024 tasks on one thread, and prints the
+//! ratios (see [`ratio`]).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -389,13 +390,34 @@ where
     })
 }
 
-/// `--ratio`: the cache's get throughput over raw `HMGET`'s at 1 and 50
-/// tasks, measured in alternating 250 ms slices (20 of each) so that both
-/// see the same background load on a shared machine. Prints one line per
-/// concurrency.
+/// `--ratio`: the cache's get throughput over raw `HMGET`'s, measured in
+/// alternating 250 ms slices (20 of each) so that both see the same
+/// background load on a shared machine:
+///
+/// - on a 2-worker multi-thread runtime at 1, 50, 128 and 256 tasks (the
+///   like-for-like ratio of issue 15);
+/// - on one thread (current-thread runtime, so the connection's driver
+///   shares the thread with the tasks) at 256, 512 and 1024 tasks, beside
+///   `redis-benchmark -P 16 -c 50 -t get -d 1024` on the same server (the
+///   server's pipelined ceiling).
+///
+/// Prints a readable line and a machine-readable one per point:
+///
+/// ```text
+/// ratio\truntime=multi_thread_2\ttasks=256\tcache_ops_s=..\traw_ops_s=..\tcache_over_raw=0.981\tload1=3.12
+/// ceiling\tcommand=redis-benchmark -P 16 -c 50 -t get -d 1024\tops_s=..\tload1=..
+/// ```
 fn ratio() {
-    let setup = setup(true);
-    let s = &setup;
+    for (flavour, tasks) in [
+        ("multi_thread_2", &[1usize, 50, 128, 256][..]),
+        ("current_thread", &[256, 512, 1024][..]),
+    ] {
+        let setup = setup(flavour == "multi_thread_2");
+        ratio_points(&setup, flavour, tasks);
+    }
+}
+
+fn ratio_points(s: &Setup, flavour: &str, concurrency: &[usize]) {
     populate(s, &value(1024, 5), &EntryOptions::new());
     // The key redis-benchmark's GET reads.
     let mut raw = s.raw.clone();
@@ -409,7 +431,8 @@ fn ratio() {
     });
     let keys = Arc::new(s.keys.clone());
     let slice = Duration::from_millis(250);
-    for tasks in [1usize, 50] {
+    let mut ceiling = Vec::new();
+    for &tasks in concurrency {
         let cache = Arc::clone(&s.cache);
         let k = Arc::clone(&keys);
         let cache_op = Arc::new(move |i: usize| {
@@ -441,14 +464,24 @@ fn ratio() {
             r_ops += n;
             r_time += t;
             // redis-benchmark in the same alternation, every fourth round.
-            if tasks == 50 && round.is_multiple_of(4) {
-                bench_rates.extend(redis_benchmark_get(s.port));
+            if round.is_multiple_of(4) {
+                if flavour == "multi_thread_2" && tasks == 50 {
+                    bench_rates.extend(redis_benchmark_get(s.port, 1));
+                }
+                if flavour == "current_thread" {
+                    ceiling.extend(redis_benchmark_get(s.port, 16));
+                }
             }
         }
         let c = c_ops as f64 / c_time.as_secs_f64();
         let r = r_ops as f64 / r_time.as_secs_f64();
+        let load = load1();
         println!(
-            "get 1 KiB, {tasks} task(s): cache {c:.0} ops/s, raw HMGET {r:.0} ops/s, cache/raw {:.3}",
+            "get 1 KiB, {flavour}, {tasks} task(s): cache {c:.0} ops/s, raw HMGET {r:.0} ops/s, cache/raw {:.3} (load {load})",
+            c / r
+        );
+        println!(
+            "ratio\truntime={flavour}\ttasks={tasks}\tcache_ops_s={c:.0}\traw_ops_s={r:.0}\tcache_over_raw={:.3}\tload1={load}",
             c / r
         );
         if !bench_rates.is_empty() {
@@ -459,15 +492,41 @@ fn ratio() {
                 r / b
             );
         }
+        if !ceiling.is_empty() {
+            let b = ceiling.iter().sum::<f64>() / ceiling.len() as f64;
+            println!(
+                "  one thread against redis-benchmark -P 16 -c 50 -t get -d 1024 ({b:.0} requests/s): cache {:.1}%, raw {:.1}%",
+                100.0 * c / b,
+                100.0 * r / b
+            );
+        }
+    }
+    if !ceiling.is_empty() {
+        let b = ceiling.iter().sum::<f64>() / ceiling.len() as f64;
+        println!(
+            "ceiling\tcommand=redis-benchmark -P 16 -c 50 -t get -d 1024\tops_s={b:.0}\tload1={}",
+            load1()
+        );
     }
 }
 
-/// One `redis-benchmark -t get -c 50 -d 1024` run against the bench's
-/// server (its key holds a 1 KiB value); `None` if it is not installed.
-fn redis_benchmark_get(port: u16) -> Option<f64> {
+/// The one-minute load average, for the record beside each figure.
+fn load1() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// One `redis-benchmark -t get -c 50 -d 1024 -P <pipeline>` run against
+/// the bench's server (its key holds a 1 KiB value); `None` if it is not
+/// installed.
+fn redis_benchmark_get(port: u16, pipeline: u32) -> Option<f64> {
+    let requests = if pipeline > 1 { "400000" } else { "50000" };
     let out = std::process::Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-t", "get", "-c", "50", "-d", "1024", "-n", "50000", "-q"])
+        .args(["-t", "get", "-c", "50", "-d", "1024", "-q"])
+        .args(["-P", &pipeline.to_string(), "-n", requests])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");

@@ -150,8 +150,12 @@ fn run() -> Result<(), String> {
         "raw-hmget" => {
             let rt = runtime()?;
             let client = redis::Client::open(url()?.as_str()).map_err(|e| e.to_string())?;
+            // The cache's default command timeout (redis-rs's own default,
+            // 500 ms, times requests out under valgrind at 1,024 tasks).
+            let config = redis::AsyncConnectionConfig::new()
+                .set_response_timeout(Some(Duration::from_secs(5)));
             let mut conn = rt
-                .block_on(client.get_multiplexed_async_connection())
+                .block_on(client.get_multiplexed_async_connection_with_config(&config))
                 .map_err(|e| e.to_string())?;
             rt.block_on(async {
                 for (i, k) in keys.iter().enumerate() {

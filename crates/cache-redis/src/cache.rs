@@ -14,6 +14,7 @@ use cache_abstractions::{
     Capabilities, Clock, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind, KeyLimit,
     Result,
 };
+use redis::aio::ConnectionLike as _;
 use redis::{RedisError, RedisResult, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value};
 
 use crate::config::{Config, REDIS_MAX_BULK};
@@ -145,6 +146,31 @@ impl Raw {
             sldexp,
             data,
             has_data,
+        })
+    }
+
+    /// The reply to `HMGET key absexp sldexp data`, taken apart by value
+    /// (the value's buffer is moved out, not copied). Server errors were
+    /// turned into the driver's errors already (see `get_plain`).
+    pub(crate) fn from_hmget(reply: Value) -> Result<Raw> {
+        let items = match reply {
+            Value::Array(items) => items,
+            other => {
+                return Err(Error::corrupt(format!(
+                    "unexpected reply type from redis: {}",
+                    reply_kind(&other)
+                )))
+            }
+        };
+        let [absexp, sldexp, data]: [Value; 3] = items
+            .try_into()
+            .map_err(|_| Error::new(ErrorKind::Backend, "unexpected reply count from redis"))?;
+        let data = bulk(Some(data))?;
+        Ok(Raw {
+            absexp: bulk(Some(absexp))?,
+            sldexp: bulk(Some(sldexp))?,
+            has_data: data.is_some(),
+            data,
         })
     }
 
@@ -473,17 +499,37 @@ impl RedisCache {
 
 impl RedisCache {
     /// A get by plain `HMGET` (see [`RedisCache::get`]'s read strategy).
+    ///
+    /// The hot path, kept lean (see benches/analysis.md, Redis section):
+    /// the command is built in buffers sized up front, the reply goes
+    /// straight from the driver's `Value` into the fields (no generic
+    /// conversion pass), the value's bytes are moved, never copied, and
+    /// the clock is read only for an entry with an absolute expiration.
     async fn get_plain(&self, key: RedisKey<'_>) -> Result<Option<Bytes>> {
-        let now = self.now();
-        let mut hmget = redis::cmd("HMGET");
-        hmget.arg(key).arg(ABSEXP).arg(SLDEXP).arg(DATA);
-        let reply: Value = self
+        let hmget = hmget_fields(key);
+        let reply = self
             .run("get", |mut c| {
                 let hmget = &hmget;
-                async move { hmget.query_async(&mut c).await }
+                async move {
+                    // A server error (e.g. WRONGTYPE) becomes the driver's
+                    // error here, inside `run`, as `query_async` makes it;
+                    // `HMGET`'s items are never errors, so unlike
+                    // `query_async` this does not walk the array.
+                    match c.req_packed_command(hmget).await? {
+                        e @ Value::ServerError(_) => e.extract_error(),
+                        reply => Ok(reply),
+                    }
+                }
             })
             .await?;
-        let raw = Raw::from_values(array(reply)?)?;
+        let raw = Raw::from_hmget(reply)?;
+        // Only an absolute deadline needs the time; read it after the
+        // reply, which never reports an entry that has expired by then.
+        let now = if raw.absexp.as_deref().is_none_or(|a| a == b"-1") {
+            Ticks::new(0)
+        } else {
+            self.now()
+        };
         let Some(expiry) = raw.validate(now)? else {
             return Ok(None);
         };
@@ -494,10 +540,22 @@ impl RedisCache {
             self.inner.plain_streak.store(0, Ordering::Relaxed);
             // The script re-reads the fields, so a concurrent overwrite is
             // never given this entry's TTL.
-            self.read_and_slide("get", key, false).await?;
+            // Boxed: the sliding path's state would otherwise make every
+            // get's future (moved into `async_trait`'s box) several times
+            // larger.
+            Box::pin(self.read_and_slide("get", key, false)).await?;
         }
         Ok(Some(Bytes::from(data)))
     }
+}
+
+/// `HMGET key absexp sldexp data`, in buffers allocated once at their final
+/// size (the argument list and its bytes).
+fn hmget_fields(key: RedisKey<'_>) -> redis::Cmd {
+    let bytes = "HMGET".len() + key.prefix.len() + key.key.len() + ABSEXP.len() + SLDEXP.len();
+    let mut cmd = redis::Cmd::with_capacity(5, bytes + DATA.len());
+    cmd.arg("HMGET").arg(key).arg(ABSEXP).arg(SLDEXP).arg(DATA);
+    cmd
 }
 
 /// How a script attempt failed.
@@ -533,7 +591,9 @@ impl DistributedCache for RedisCache {
         if self.uses_scripting() && streak.load(Ordering::Relaxed) >= PLAIN_AFTER {
             return self.get_plain(key).await;
         }
-        let found = self.read_and_slide("get", key, true).await?;
+        // Boxed for the same reason as in `get_plain`: the plain path is
+        // the hot one, and its future stays small.
+        let found = Box::pin(self.read_and_slide("get", key, true)).await?;
         match &found {
             Some((expiry, _)) if expiry.sldexp.is_some() => streak.store(0, Ordering::Relaxed),
             _ if streak.load(Ordering::Relaxed) < PLAIN_AFTER => {

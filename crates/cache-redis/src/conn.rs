@@ -98,6 +98,24 @@ impl Connector {
     /// A connection for one operation, and for a pooled one the lease
     /// that lets the operation flag it as broken.
     pub(crate) async fn acquire(&self, op: &'static str) -> Result<(Conn, Option<Lease>)> {
+        if let Kind::Pool { lanes, .. } = &self.kind {
+            let lane = lanes.pick();
+            if let Some((conn, lease)) = lanes.get(lane) {
+                return Ok((conn, Some(lease)));
+            }
+            return Box::pin(self.acquire_slow(op, Some(lane))).await;
+        }
+        // Boxed, as the pool's slow path: every operation's future holds
+        // this one's state, and the bb8 checkout's is large.
+        Box::pin(self.acquire_slow(op, None)).await
+    }
+
+    /// A lane's connection from the pool (`lane`), or the cluster connection.
+    async fn acquire_slow(
+        &self,
+        op: &'static str,
+        lane: Option<usize>,
+    ) -> Result<(Conn, Option<Lease>)> {
         let (client, config, pool, lanes, failures) = match &self.kind {
             Kind::Cluster { client, conn } => {
                 let budget = self.connect_timeout.saturating_add(self.command_timeout);
@@ -123,11 +141,8 @@ impl Connector {
                 failures,
             } => (client, config, pool, lanes, failures),
         };
-        let lane = lanes.pick();
-        if let Some((conn, lease)) = lanes.get(lane) {
-            return Ok((conn, Some(lease)));
-        }
-        // Off the hot path from here (a lane refills about once a second).
+        let lane = lane.unwrap_or_else(|| lanes.pick());
+        // Off the hot path (a lane refills about once a second).
         let pool = pool.get_or_init(|| {
             bb8::Pool::builder()
                 .max_size(self.pool_size)
