@@ -153,13 +153,18 @@ pub(crate) fn redis_section(
             md,
             "### {op} latency against value size (one task)\n\n![Redis {op} latency](perf/{file})\n"
         );
+        let (sent, plain) = if op == "get" {
+            ("`HMGET`", "`GET`")
+        } else {
+            ("`MULTI` `DEL` `HSET` `PEXPIRE` `EXEC`", "`SET`")
+        };
         let _ = writeln!(
             md,
             "Wall clock, **not like for like**: each curve is its own harness and command. \
-             `cache-redis` is `cachectl bench -c 1` (the backend's {op}: `HMGET` for a get, a \
-             `MULTI` transaction for a set); `redis-rs (raw)` is `redis-raw` (plain `GET` / \
-             `SET`); `redis-benchmark` sends `GET` / `SET` and reports p50 and p99 only, \
-             rounded to its own resolution.\n"
+             `cache-redis` is `cachectl bench -c 1` (current-thread runtime; the backend's \
+             {op} sends {sent}); `redis-rs (raw)` is `redis-raw` (multi-thread runtime, plain \
+             {plain}); `redis-benchmark` sends {plain} and reports p50 and p99 only, rounded \
+             to its own resolution.\n"
         );
         latency_table(&mut md, &pts);
     }
@@ -168,7 +173,7 @@ pub(crate) fn redis_section(
             figure: "Redis latency against value size",
             kind: "wall clock",
             harness: "`cachectl bench` / `redis-raw` / `redis-benchmark`",
-            runtime: "multi-thread tokio / multi-thread tokio / C event loop",
+            runtime: "current-thread tokio / multi-thread tokio / C event loop",
             command: "`HMGET` or `MULTI`..`EXEC` (cache) / `GET`, `SET` (raw, redis-benchmark)",
             concurrency: "1",
             like_for_like: false,
@@ -426,10 +431,11 @@ fn other_harnesses(md: &mut String, r: &RedisResults, figures: &mut Vec<Figure>)
     );
     let _ = writeln!(
         md,
-        "Wall clock, each column its own harness on a multi-thread tokio runtime (one \
-         worker a core): `cachectl bench --json` (the CLI's load generator; random keys of \
-         10,000; the backend's `get`, which sends `HMGET`) and `benches/src/bin/redis-raw.rs` \
-         (plain `GET` on one multiplexed redis-rs connection). They differ from each other \
+        "Wall clock, each column its own harness: `cachectl bench --json` (the CLI's load \
+         generator, on its default for Redis, one current-thread tokio runtime; random keys \
+         of 10,000; the backend's `get`, which sends `HMGET`) and \
+         `benches/src/bin/redis-raw.rs` (plain `GET` on one multiplexed redis-rs connection, \
+         on a multi-thread tokio runtime with a worker a core). They differ from each other \
          and from the curves above in harness, runtime and command, so no ratio is drawn \
          between them.\n"
     );
@@ -458,7 +464,8 @@ fn other_harnesses(md: &mut String, r: &RedisResults, figures: &mut Vec<Figure>)
         figure: "Redis throughput in other harnesses",
         kind: "wall clock",
         harness: "`cachectl bench` / `redis-raw`",
-        runtime: "multi-thread tokio, one worker a core",
+        runtime:
+            "current-thread tokio (cachectl) / multi-thread tokio, a worker a core (redis-raw)",
         command: "`HMGET` (cache) / `GET` (raw)",
         concurrency: "1-256 tasks",
         like_for_like: false,
