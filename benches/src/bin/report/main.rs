@@ -6,9 +6,14 @@
 //! ```
 //!
 //! `--results` is the folder `cargo xtask bench` filled (criterion's
-//! output, the sweeps' and the footprint's JSON, redis-benchmark's CSV,
-//! callgrind's summaries, `env.txt`); `--docs` receives `performance.md`
-//! and `perf/*.svg`. Every number in the report comes from that one folder.
+//! output, the sweeps' and the footprint's JSON, `hybrid-ratio.json`,
+//! `postgres-paired.json`, `redis/` with `redis-curves.json` and
+//! redis-benchmark's CSV, callgrind's summaries, `env.txt`); `--docs`
+//! receives `performance.md` and `perf/*.svg`. Every number in the report
+//! comes from that one folder; a missing optional file makes its figures
+//! "not in this run", never an error. One module per section (`memory`,
+//! `hybrid`, `redis`, `postgres`, `other`), each adding its rows to the
+//! targets table and to "What each figure compares" (`figures`).
 
 mod charts;
 mod figures;
