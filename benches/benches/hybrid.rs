@@ -12,7 +12,8 @@
 //! 3. `--ratio`: hit throughput of 50 tasks on a 2-worker runtime, hybrid
 //!    over Redis (every key held locally) beside cache-redis `get`, in
 //!    alternating 200 ms slices (robust to a busy machine), printed as
-//!    ops/s and their ratio. Goal: at least 20x.
+//!    ops/s and their ratio (with `--json PATH`, also as JSON for the
+//!    report). Goal: at least 20x.
 //!
 //! Run: `cargo bench -p cache-benches --bench hybrid` (Criterion groups,
 //! about a minute) and `cargo bench -p cache-benches --bench hybrid -- --ratio`
@@ -242,11 +243,32 @@ fn ratio() {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
+    let (hybrid_rounds, redis_rounds) = (hs.clone(), rs.clone());
     let (hm, rm) = (median(&mut hs), median(&mut rs));
     println!(
         "hit throughput, 1 KiB, 50 tasks, 2 workers: hybrid (local hit over Redis) {hm:.0} ops/s, cache-redis get {rm:.0} ops/s, hybrid/redis {:.1}x (goal >= 20x)",
         hm / rm
     );
+    // `--json PATH`: the same figures for the report (`cargo xtask bench`).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+    {
+        let record = serde_json::json!({
+            "tasks": 50,
+            "workers": 2,
+            "value_size": SIZE,
+            "slice_ms": slice.as_millis() as u64,
+            "hybrid_ops_per_sec": hm,
+            "redis_ops_per_sec": rm,
+            "ratio": hm / rm,
+            "hybrid_rounds": hybrid_rounds,
+            "redis_rounds": redis_rounds,
+        });
+        std::fs::write(path, record.to_string()).expect("write the --json file");
+    }
 }
 
 fn main() {

@@ -9,7 +9,9 @@
 //! uniquely named schema and drops it afterwards.
 //!
 //! `cargo bench -p cache-benches --bench postgres`. Each operation is one
-//! round trip on both sides; see docs/backends/postgres.md.
+//! round trip on both sides; the figures are in docs/performance.md
+//! (`cargo xtask bench`, which sets `DISTCACHE_BENCH_RESULTS` so the paired
+//! figures land in its results folder as JSON).
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +27,9 @@ use tokio_postgres::{Client, NoTls, Statement};
 const ENV: &str = "CACHE_TEST_POSTGRES";
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const KEYS: usize = 256;
+/// When set (by `cargo xtask bench`), the folder the paired figures are
+/// written to as `postgres-paired.json`.
+const RESULTS_ENV: &str = "DISTCACHE_BENCH_RESULTS";
 
 struct Fixture {
     rt: Runtime,
@@ -207,6 +212,7 @@ fn paired(_: &mut Criterion) {
                 .prepare_typed(&sql.get, &[Type::VARCHAR, Type::TIMESTAMPTZ]),
         )
         .expect("prepare");
+    let mut record = Vec::new();
     for (name, keys) in [("get_sliding", &f.sliding), ("get_absolute", &f.absolute)] {
         let (mut cache, mut raw) = (Duration::ZERO, Duration::ZERO);
         for round in 0..PAIRED_ROUNDS {
@@ -241,6 +247,29 @@ fn paired(_: &mut Criterion) {
             per(raw),
             raw.as_secs_f64() / cache.as_secs_f64()
         );
+        record.push(serde_json::json!({
+            "op": name,
+            "cache_us": per(cache),
+            "raw_us": per(raw),
+        }));
+    }
+    // For the report: `cargo xtask bench` names its results folder here.
+    if let Some(dir) = std::env::var_os(RESULTS_ENV) {
+        let version: String =
+            f.rt.block_on(f.raw.query_one("SHOW server_version", &[]))
+                .map(|row| row.get(0))
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+        let json = serde_json::json!({
+            "server_version": version,
+            "rounds": PAIRED_ROUNDS,
+            "pool_size": 1,
+            "value_size": 1024,
+            "ops": record,
+        });
+        let path = std::path::Path::new(&dir).join("postgres-paired.json");
+        if let Err(e) = std::fs::write(&path, json.to_string()) {
+            eprintln!("postgres bench: cannot write {}: {e}", path.display());
+        }
     }
 }
 

@@ -2,12 +2,22 @@
 //! performance report.
 //!
 //! 1. The criterion benches of the `cache-benches` package (`benches/`),
-//!    each bench target in turn; results go to `<results>/criterion`.
+//!    each bench target in turn; results go to `<results>/criterion`, and
+//!    `DISTCACHE_BENCH_RESULTS` names `<results>` to the benches that write
+//!    figures of their own (the PostgreSQL bench's paired loop). The
+//!    PostgreSQL bench runs against `CACHE_TEST_POSTGRES` (default
+//!    127.0.0.1:5432, database `test`) and is skipped, with the reason in
+//!    the report, when nothing listens there. Then the hybrid bench's
+//!    `--ratio` mode (hit throughput beside a Redis get, its own throwaway
+//!    `redis-server`) into `<results>/hybrid-ratio.json`.
 //! 2. The sweeps (`sweep`: throughput against concurrency, latency against
 //!    value size) and the footprint measurement (`footprint`), built in
 //!    release mode from the same package.
 //! 3. Redis, when `redis-server` is installed: a throwaway server on a free
-//!    loopback port (never 6379), loaded by `redis-benchmark` and by
+//!    loopback port (never 6379), loaded by `redis-curves` (cache-redis
+//!    beside raw redis-rs, same `HMGET`, same runtime, alternating: the
+//!    like-for-like curves), by `redis-benchmark` (the reference curve, and
+//!    `-P 16 -c 50` for the server's pipelined ceiling) and by
 //!    `cachectl bench --json` at each concurrency and value size.
 //!    Then instructions per operation (`instructions`, under callgrind)
 //!    for each backend's hot call beside its raw baseline, printed as a
@@ -35,11 +45,17 @@ use std::time::{Duration, Instant};
 use crate::{cargo, root, run as run_cmd, Result};
 
 /// The concurrencies of the Redis sweep (the memory sweep has its own).
-const REDIS_TASKS_FULL: &[u32] = &[1, 2, 4, 8, 16, 32, 50, 64, 128];
-const REDIS_TASKS_QUICK: &[u32] = &[1, 8, 50, 128];
+const REDIS_TASKS_FULL: &[u32] = &[1, 2, 4, 8, 16, 32, 50, 64, 128, 256];
+const REDIS_TASKS_QUICK: &[u32] = &[1, 50, 128, 256];
 /// The value sizes of the Redis latency sweep.
 const REDIS_SIZES_FULL: &[u64] = &[100, 1 << 10, 10 << 10, 100 << 10, 1 << 20];
 const REDIS_SIZES_QUICK: &[u64] = &[100, 1 << 20];
+
+/// Where the PostgreSQL bench looks for its server when `CACHE_TEST_POSTGRES`
+/// is not set (`benches/benches/postgres.rs`'s default).
+const POSTGRES_DEFAULT: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 5432);
+/// The environment variable the benches read the results folder from.
+const RESULTS_ENV: &str = "DISTCACHE_BENCH_RESULTS";
 
 /// Calls per callgrind case (instruction counts are exact, so few suffice).
 const PROFILE_CALLS: u32 = 100_000;
@@ -124,12 +140,20 @@ pub(crate) fn run(args: &[String]) -> Result {
     } else {
         &["--warm-up-time", "2", "--measurement-time", "5"]
     };
+    let (postgres_line, postgres_up) = postgres_server();
+    env_lines.push(("postgres".into(), postgres_line.clone()));
     for (bench, exe) in &benches {
+        if bench == "postgres" && !postgres_up {
+            eprintln!("xtask: bench postgres skipped: {postgres_line}");
+            missing.push(format!("PostgreSQL bench not run: {postgres_line}"));
+            continue;
+        }
         let result = run_cmd(
             Command::new(exe)
                 .arg("--bench")
                 .args(crit_args)
-                .env("CRITERION_HOME", out.join("criterion")),
+                .env("CRITERION_HOME", out.join("criterion"))
+                .env(RESULTS_ENV, &out),
         );
         match (bench.as_str(), result) {
             (_, Ok(())) => {}
@@ -139,6 +163,17 @@ pub(crate) fn run(args: &[String]) -> Result {
                 eprintln!("xtask: bench {bench} failed; the report says so: {e}");
                 missing.push(format!("criterion bench `{bench}` failed: {e}"));
             }
+        }
+    }
+
+    // 1b. The hybrid cache's hit throughput beside a Redis get.
+    if let Some((_, exe)) = benches.iter().find(|(n, _)| n == "hybrid") {
+        let json = out.join("hybrid-ratio.json");
+        if let Err(e) = run_cmd(Command::new(exe).arg("--ratio").arg("--json").arg(&json)) {
+            eprintln!("xtask: hybrid --ratio failed; the report says so: {e}");
+            missing.push(format!(
+                "hybrid hit throughput beside Redis (`hybrid --ratio`, needs redis-server): {e}"
+            ));
         }
     }
 
@@ -396,6 +431,28 @@ fn machine(opts: &Options) -> Vec<(String, String)> {
     ]
 }
 
+/// What the report says about the PostgreSQL server, and whether the
+/// bench can reach it: `CACHE_TEST_POSTGRES` when set (the bench reports
+/// its own failure), else a connection attempt to 127.0.0.1:5432.
+fn postgres_server() -> (String, bool) {
+    if env::var("CACHE_TEST_POSTGRES").is_ok_and(|v| !v.trim().is_empty()) {
+        // Never printed: the URL may hold a password.
+        return ("the server named by `CACHE_TEST_POSTGRES`".into(), true);
+    }
+    let (ip, port) = POSTGRES_DEFAULT;
+    let addr = std::net::SocketAddr::from((ip, port));
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(_) => (format!("{ip}:{port}, database `test`"), true),
+        Err(e) => (
+            format!(
+                "no PostgreSQL server at {ip}:{port} ({e}); start one (trust auth, database \
+                 `test`) or set `CACHE_TEST_POSTGRES`"
+            ),
+            false,
+        ),
+    }
+}
+
 /// A `redis-server` of our own, killed on drop.
 struct Server {
     child: Child,
@@ -484,6 +541,14 @@ fn redis(
             &dir.join(format!("redis-benchmark-c{c}-d1024.csv")),
         )?;
     }
+    // The server's pipelined ceiling (issue 15: one client thread against it).
+    capture(
+        Command::new("redis-benchmark")
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", "get"])
+            .args(["-P", "16", "-c", "50", "-n", &(requests * 10).to_string()])
+            .args(["-d", "1024", "-r", "10000", "--csv"]),
+        &dir.join("redis-benchmark-P16-c50-d1024.csv"),
+    )?;
     for &d in sizes {
         capture(
             Command::new("redis-benchmark")
@@ -521,6 +586,19 @@ fn redis(
                 break;
             }
         }
+    }
+    // The like-for-like curves: cache-redis and raw redis-rs, same HMGET,
+    // same current-thread runtime, alternating.
+    let mut curves = Command::new(target_dir.join("release").join("redis-curves"));
+    curves.args(["--url", &url]);
+    if opts.quick {
+        curves.arg("--quick");
+    }
+    if let Err(e) = capture(&mut curves, &dir.join("redis-curves.json")) {
+        lines.push((
+            "missing".into(),
+            format!("like-for-like Redis curves (redis-curves): {e}"),
+        ));
     }
     // The raw redis-rs loop, once the benches package has one.
     let raw = target_dir.join("release").join("redis-raw");
