@@ -19,7 +19,7 @@ ir() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for _ in $(seq "$ROUNDS"); do
-  for side in plain no-recorder recorder; do
+  for side in plain no-recorder recorder sampled; do
     a=$(ir "$side" "$N")
     b=$(ir "$side" $((2 * N)))
     echo $(((b - a) / N)) >>"$tmp/$side"
@@ -28,7 +28,7 @@ done
 median() { sort -n "$1" | sed -n "$((($(wc -l <"$1") + 1) / 2))p"; }
 plain=$(median "$tmp/plain")
 echo "instructions per memory get (hit, 1 KiB), median of $ROUNDS rounds of $N gets:"
-for side in plain no-recorder recorder; do
+for side in plain no-recorder recorder sampled; do
   m=$(median "$tmp/$side")
   printf '  %-12s %5d  %s\n' "$side" "$m" "$(echo "scale=3; $m / $plain" | bc)x plain"
 done
