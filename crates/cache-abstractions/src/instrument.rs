@@ -585,6 +585,51 @@ pub mod names {
     pub const OUTCOME: &str = "cache.outcome";
     /// Label: the error kind in snake case, on errors (OpenTelemetry `error.type`).
     pub const ERROR_TYPE: &str = "error.type";
+    /// Gauge: a pool's connections by `db.client.connection.state`
+    /// (OpenTelemetry's connection-pool metric).
+    pub const CONNECTION_COUNT: &str = "db.client.connection.count";
+    /// Label: `idle` or `used`.
+    pub const CONNECTION_STATE: &str = "db.client.connection.state";
+    /// Gauge: the most connections a pool opens (OpenTelemetry).
+    pub const CONNECTION_MAX: &str = "db.client.connection.max";
+    /// Gauge: operations waiting for a pooled connection (OpenTelemetry).
+    pub const CONNECTION_PENDING: &str = "db.client.connection.pending_requests";
+}
+
+/// Pool gauges for backends on bb8 (SQL Server, PostgreSQL), written once.
+#[cfg(all(feature = "metrics", feature = "backend-support"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "metrics", feature = "backend-support")))
+)]
+pub mod pool {
+    use super::names::*;
+
+    /// Sets OpenTelemetry's connection-pool gauges from a bb8 pool's state:
+    /// `db.client.connection.count` {state = idle | used},
+    /// `db.client.connection.max` and
+    /// `db.client.connection.pending_requests`, labelled with
+    /// `db.system.name` = `system`. Backends call it as connections are
+    /// checked out and connects fail (the state changes then), so it costs
+    /// a few registry lookups per checkout, next to a network round trip.
+    pub fn record_state(system: &'static str, max: u32, state: &bb8::State) {
+        let idle = state.idle_connections;
+        let used = state.connections.saturating_sub(idle);
+        let stats = &state.statistics;
+        // bb8 counts a get as started before it waits: the ones neither
+        // served nor timed out are still waiting.
+        let pending = stats
+            .get_started
+            .saturating_sub(stats.get_direct)
+            .saturating_sub(stats.get_waited)
+            .saturating_sub(stats.get_timed_out);
+        metrics::gauge!(CONNECTION_COUNT, SYSTEM => system, CONNECTION_STATE => "idle")
+            .set(f64::from(idle));
+        metrics::gauge!(CONNECTION_COUNT, SYSTEM => system, CONNECTION_STATE => "used")
+            .set(f64::from(used));
+        metrics::gauge!(CONNECTION_MAX, SYSTEM => system).set(f64::from(max));
+        metrics::gauge!(CONNECTION_PENDING, SYSTEM => system).set(pending as f64);
+    }
 }
 
 #[cfg(feature = "metrics")]
