@@ -76,3 +76,49 @@ fn pool_gauges_follow_checkouts() {
     assert_eq!(gauge(names::CONNECTION_PENDING, None), 0.0);
     drop(rt);
 }
+
+/// The message of every event.
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" {
+                    self.0 = format!("{v:?}");
+                }
+            }
+        }
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        self.0.lock().unwrap().push(m.0);
+    }
+}
+
+#[test]
+fn a_failed_connect_is_an_event() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let events = Events::default();
+    let subscriber = tracing_subscriber::registry().with(events.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        // Nobody listens on port 1: the connect is refused at once.
+        let cache = cache_postgres::PostgresCache::builder()
+            .connection_string("postgres://postgres@127.0.0.1:1/test")
+            .table("cache")
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { cache.get("k").await.unwrap_err() });
+    });
+    let seen = events.0.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|m| m == "cache-postgres: no pooled connection"),
+        "{seen:?}"
+    );
+}
