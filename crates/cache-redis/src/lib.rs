@@ -106,6 +106,7 @@ mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod scripts;
+mod telemetry;
 mod url;
 
 pub use backplane::{PubSubEvent, RedisBackplane, BACKPLANE_CHANNEL_SUFFIX};
