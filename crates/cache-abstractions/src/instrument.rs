@@ -596,39 +596,70 @@ pub mod names {
     pub const CONNECTION_PENDING: &str = "db.client.connection.pending_requests";
 }
 
-/// Pool gauges for backends on bb8 (SQL Server, PostgreSQL), written once.
+/// Pool gauges for backends on bb8 (SQL Server, PostgreSQL, Redis), written once.
 #[cfg(all(feature = "metrics", feature = "backend-support"))]
 #[cfg_attr(
     docsrs,
     doc(cfg(all(feature = "metrics", feature = "backend-support")))
 )]
 pub mod pool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::names::*;
+
+    /// Operations waiting for a pooled connection, counted by the backend
+    /// around its checkout. bb8's own statistics can't say: a get whose
+    /// future is dropped (a cancelled operation, or one a failed connect
+    /// ended early) stays "started" in them forever.
+    #[derive(Debug, Default)]
+    pub struct Waiters(AtomicU64);
+
+    impl Waiters {
+        /// None waiting (a `static` per backend crate).
+        pub const fn new() -> Self {
+            Waiters(AtomicU64::new(0))
+        }
+
+        /// Counts one waiter until the guard is dropped (also when the
+        /// waiting future is).
+        pub fn enter(&self) -> Waiting<'_> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Waiting(&self.0)
+        }
+
+        /// How many wait now.
+        pub fn count(&self) -> u64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    /// One waiter; see [`Waiters::enter`].
+    #[derive(Debug)]
+    pub struct Waiting<'a>(&'a AtomicU64);
+
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 
     /// Sets OpenTelemetry's connection-pool gauges from a bb8 pool's state:
     /// `db.client.connection.count` {state = idle | used},
     /// `db.client.connection.max` and
-    /// `db.client.connection.pending_requests`, labelled with
-    /// `db.system.name` = `system`. Backends call it as connections are
-    /// checked out and connects fail (the state changes then), so it costs
-    /// a few registry lookups per checkout, next to a network round trip.
-    pub fn record_state(system: &'static str, max: u32, state: &bb8::State) {
+    /// `db.client.connection.pending_requests` (`waiting`), labelled with
+    /// `db.system.name` = `system` (so the pools of one backend share the
+    /// series; the last one to report wins). Backends call it after each
+    /// checkout, failed or not (the state changes then): a few registry
+    /// lookups, next to a network round trip.
+    pub fn record_state(system: &'static str, max: u32, state: &bb8::State, waiting: u64) {
         let idle = state.idle_connections;
         let used = state.connections.saturating_sub(idle);
-        let stats = &state.statistics;
-        // bb8 counts a get as started before it waits: the ones neither
-        // served nor timed out are still waiting.
-        let pending = stats
-            .get_started
-            .saturating_sub(stats.get_direct)
-            .saturating_sub(stats.get_waited)
-            .saturating_sub(stats.get_timed_out);
         metrics::gauge!(CONNECTION_COUNT, SYSTEM => system, CONNECTION_STATE => "idle")
             .set(f64::from(idle));
         metrics::gauge!(CONNECTION_COUNT, SYSTEM => system, CONNECTION_STATE => "used")
             .set(f64::from(used));
         metrics::gauge!(CONNECTION_MAX, SYSTEM => system).set(f64::from(max));
-        metrics::gauge!(CONNECTION_PENDING, SYSTEM => system).set(pending as f64);
+        metrics::gauge!(CONNECTION_PENDING, SYSTEM => system).set(waiting as f64);
     }
 }
 

@@ -324,8 +324,12 @@ impl Pool {
     }
 
     async fn checkout(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        let checked_out = self.failures.checkout(self.pool()).await;
-        telemetry::pool_state(self.size, &self.pool().state());
+        let checked_out = telemetry::checkout(
+            self.size,
+            || self.pool().state(),
+            self.failures.checkout(self.pool()),
+        )
+        .await;
         checked_out.map_err(|e| {
             let error = match e {
                 Checkout::Failed(e) => error::from_connect(e),

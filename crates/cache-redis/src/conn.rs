@@ -147,8 +147,8 @@ impl Connector {
         // Skip connections an operation saw break: dropping their guard
         // makes bb8 discard them and connect anew.
         for _ in 0..=self.pool_size {
-            let checked_out = failures.checkout(pool).await;
-            telemetry::pool_state(self.pool_size, &pool.state());
+            let checked_out =
+                telemetry::checkout(self.pool_size, || pool.state(), failures.checkout(pool)).await;
             let guard = checked_out.map_err(|e| {
                 let error = match e {
                     Checkout::Failed(e) => error::from_connect(op, e),

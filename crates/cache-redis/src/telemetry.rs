@@ -8,12 +8,30 @@
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 const SYSTEM: &str = "redis";
 
-/// After a checkout, or a failed one: the pool's gauges now.
-pub(crate) fn pool_state(max: u32, state: &bb8::State) {
+/// Operations of this backend waiting for a pooled connection.
+#[cfg(feature = "metrics")]
+static WAITERS: cache_abstractions::instrument::pool::Waiters =
+    cache_abstractions::instrument::pool::Waiters::new();
+
+/// `checkout`, counted as waiting while it runs; then the pool's gauges.
+pub(crate) async fn checkout<T>(
+    max: u32,
+    state: impl FnOnce() -> bb8::State,
+    checkout: impl std::future::Future<Output = T>,
+) -> T {
     #[cfg(feature = "metrics")]
-    cache_abstractions::instrument::pool::record_state(SYSTEM, max, state);
+    {
+        let waiting = WAITERS.enter();
+        let out = checkout.await;
+        drop(waiting);
+        cache_abstractions::instrument::pool::record_state(SYSTEM, max, &state(), WAITERS.count());
+        out
+    }
     #[cfg(not(feature = "metrics"))]
-    let _ = (max, state);
+    {
+        let _ = (max, state);
+        checkout.await
+    }
 }
 
 /// The pool opened a connection (the first, or one replacing a broken one).
