@@ -7,7 +7,9 @@
 //!   no tracing subscriber installed (features `tracing` and `metrics` on);
 //! - `recorder`: the same with a Prometheus recorder
 //!   (metrics-exporter-prometheus, what examples/web serves) installed
-//!   before wrapping, and still no tracing subscriber.
+//!   before wrapping, and still no tracing subscriber;
+//! - `sampled`: the same, timing 1 in 16 gets for the duration histogram
+//!   (`Instrumented::sample_latency(16)`; every get is still counted).
 //!
 //! `cargo bench -p cache-benches --bench instrument` times the sides in
 //! alternating rounds (so drift on a shared machine hits all of them) and
@@ -34,7 +36,7 @@ const GETS: usize = 200_000;
 /// Rounds of the alternating wall-clock run.
 const ROUNDS: usize = 15;
 
-const SIDES: [&str; 3] = ["plain", "no-recorder", "recorder"];
+const SIDES: [&str; 4] = ["plain", "no-recorder", "recorder", "sampled"];
 
 fn keys() -> Vec<String> {
     (0..KEYS).map(key).collect()
@@ -49,12 +51,17 @@ fn cache(side: &str, keys: &[String]) -> Box<dyn DistributedCache> {
     match side {
         "plain" => Box::new(memory),
         "no-recorder" => Box::new(memory.instrumented("memory")),
-        "recorder" => {
+        "recorder" | "sampled" => {
             // Installed before wrapping: the wrapper registers its handles then.
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             // A second install (another side already did it) is harmless.
             let _ = metrics::set_global_recorder(recorder);
-            Box::new(memory.instrumented("memory"))
+            let wrapped = memory.instrumented("memory");
+            if side == "sampled" {
+                Box::new(wrapped.sample_latency(16))
+            } else {
+                Box::new(wrapped)
+            }
         }
         other => panic!("unknown side {other:?}; sides: {SIDES:?}"),
     }

@@ -85,6 +85,87 @@ pub struct Instrumented<C> {
     metrics: Option<metrics_handles::Handles>,
 }
 
+/// How [`Instrumented`] observes a cache, as one value (what
+/// `OpenOptions::instrument` takes, so a facade can wrap what it opens).
+///
+/// ```
+/// # #[cfg(feature = "metrics")] {
+/// use cache_abstractions::instrument::Instrumentation;
+/// use cache_abstractions::KeyPolicy;
+///
+/// let how = Instrumentation::new().keys(KeyPolicy::Hashed).sample_latency(16);
+/// assert_eq!(how.latency_sample, 16);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Instrumentation {
+    /// Whether and how keys appear in traces ([`KeyPolicy::Omit`] by default).
+    pub keys: KeyPolicy,
+    /// Whether metrics are recorded (true by default; they still need a
+    /// recorder installed before wrapping).
+    #[cfg(feature = "metrics")]
+    pub metrics: bool,
+    /// Time 1 in this many operations for the duration histogram (1, the
+    /// default, times every one); see [`Instrumented::sample_latency`].
+    #[cfg(feature = "metrics")]
+    pub latency_sample: u32,
+}
+
+impl Default for Instrumentation {
+    fn default() -> Self {
+        Instrumentation {
+            keys: KeyPolicy::Omit,
+            #[cfg(feature = "metrics")]
+            metrics: true,
+            #[cfg(feature = "metrics")]
+            latency_sample: 1,
+        }
+    }
+}
+
+impl Instrumentation {
+    /// Traces and metrics with every default: no keys, every operation timed.
+    pub fn new() -> Self {
+        Instrumentation::default()
+    }
+
+    /// Sets [`keys`](Self::keys).
+    #[must_use]
+    pub fn keys(mut self, policy: KeyPolicy) -> Self {
+        self.keys = policy;
+        self
+    }
+
+    /// Turns metrics off (traces only).
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = false;
+        self
+    }
+
+    /// Sets [`latency_sample`](Self::latency_sample).
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn sample_latency(mut self, one_in: u32) -> Self {
+        self.latency_sample = one_in;
+        self
+    }
+
+    /// Wraps `inner` as these settings say.
+    pub fn apply<C>(&self, inner: C, backend: impl Into<String>) -> Instrumented<C> {
+        let wrapped = Instrumented::new(inner, backend).keys(self.keys);
+        #[cfg(feature = "metrics")]
+        let wrapped = if self.metrics {
+            wrapped.sample_latency(self.latency_sample)
+        } else {
+            wrapped.without_metrics()
+        };
+        wrapped
+    }
+}
+
 impl<C: fmt::Debug> fmt::Debug for Instrumented<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Instrumented")
@@ -132,6 +213,24 @@ impl<C> Instrumented<C> {
     #[cfg(feature = "metrics")]
     pub fn without_metrics(mut self) -> Self {
         self.metrics = None;
+        self
+    }
+
+    /// Times only about 1 in `one_in` operations (rounded up to a power of
+    /// two; 0 and 1 time every one) for the duration histogram, picked at
+    /// random per thread. Counters still count every operation.
+    ///
+    /// Reading the clock twice and pushing a histogram sample is most of what
+    /// a recorder costs per operation (docs/observability.md has the
+    /// figures): on an in-process cache whose operation takes a microsecond,
+    /// sampling 1 in 16 brings the overhead under 10%. The histogram's
+    /// quantiles stay unbiased, but its `_count` and `_sum` then cover only
+    /// the sampled operations: take rates from `cache.operations`.
+    #[cfg(feature = "metrics")]
+    pub fn sample_latency(mut self, one_in: u32) -> Self {
+        if let Some(handles) = &mut self.metrics {
+            handles.sample_mask = one_in.max(1).next_power_of_two() - 1;
+        }
         self
     }
 
@@ -262,6 +361,7 @@ type OpFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl<C: DistributedCache> Instrumented<C> {
     /// The operation's span if a subscriber wants it.
+    #[inline]
     fn span(&self, op: Op) -> Option<OpSpan> {
         #[cfg(feature = "tracing")]
         {
@@ -304,15 +404,16 @@ impl<C: DistributedCache> Instrumented<C> {
         work: OpFuture<'a, T>,
         outcome: fn(&T) -> Outcome,
     ) -> OpFuture<'a, T> {
-        let span = self.span(op);
-        #[cfg(feature = "metrics")]
-        let measured = self.metrics.is_some();
-        #[cfg(not(feature = "metrics"))]
-        let measured = false;
-        if span.is_none() && !measured {
+        let Some(span) = self.span(op) else {
+            // Metrics alone: a small hand-written future, not `observe`'s
+            // state machine (see docs/observability.md for what it saves).
+            #[cfg(feature = "metrics")]
+            if let Some(handles) = &self.metrics {
+                return Box::pin(handles.measure(&self.backend, op, work, outcome));
+            }
             return work;
-        }
-        Box::pin(self.observe(span, op, key, work, outcome))
+        };
+        Box::pin(self.observe(Some(span), op, key, work, outcome))
     }
 
     async fn observe<T>(
@@ -364,10 +465,10 @@ impl<C: DistributedCache> Instrumented<C> {
         #[cfg(feature = "metrics")]
         if let Some(handles) = &self.metrics {
             match (ended, error) {
-                (Ok(o), _) => handles.record(op, o, elapsed),
+                (Ok(o), _) => handles.record(op, o, Some(elapsed)),
                 (Err(_), kind) => {
                     let kind = kind.unwrap_or_default();
-                    metrics_handles::record_error(&self.backend, op, kind, elapsed);
+                    metrics_handles::record_error(&self.backend, op, kind, Some(elapsed));
                 }
             }
         }
@@ -484,18 +585,100 @@ pub mod names {
     pub const OUTCOME: &str = "cache.outcome";
     /// Label: the error kind in snake case, on errors (OpenTelemetry `error.type`).
     pub const ERROR_TYPE: &str = "error.type";
+    /// Gauge: a pool's connections by `db.client.connection.state`
+    /// (OpenTelemetry's connection-pool metric).
+    pub const CONNECTION_COUNT: &str = "db.client.connection.count";
+    /// Label: `idle` or `used`.
+    pub const CONNECTION_STATE: &str = "db.client.connection.state";
+    /// Gauge: the most connections a pool opens (OpenTelemetry).
+    pub const CONNECTION_MAX: &str = "db.client.connection.max";
+    /// Gauge: operations waiting for a pooled connection (OpenTelemetry).
+    pub const CONNECTION_PENDING: &str = "db.client.connection.pending_requests";
+}
+
+/// Pool gauges for backends on bb8 (SQL Server, PostgreSQL, Redis), written once.
+#[cfg(all(feature = "metrics", feature = "backend-support"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "metrics", feature = "backend-support")))
+)]
+pub mod pool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::names::*;
+
+    /// Operations waiting for a pooled connection, counted by the backend
+    /// around its checkout. bb8's own statistics can't say: a get whose
+    /// future is dropped (a cancelled operation, or one a failed connect
+    /// ended early) stays "started" in them forever.
+    #[derive(Debug, Default)]
+    pub struct Waiters(AtomicU64);
+
+    impl Waiters {
+        /// None waiting (a `static` per backend crate).
+        pub const fn new() -> Self {
+            Waiters(AtomicU64::new(0))
+        }
+
+        /// Counts one waiter until the guard is dropped (also when the
+        /// waiting future is).
+        pub fn enter(&self) -> Waiting<'_> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Waiting(&self.0)
+        }
+
+        /// How many wait now.
+        pub fn count(&self) -> u64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    /// One waiter; see [`Waiters::enter`].
+    #[derive(Debug)]
+    pub struct Waiting<'a>(&'a AtomicU64);
+
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets OpenTelemetry's connection-pool gauges from a bb8 pool's state:
+    /// `db.client.connection.count` {state = idle | used},
+    /// `db.client.connection.max` and
+    /// `db.client.connection.pending_requests` (`waiting`), labelled with
+    /// `db.system.name` = `system` (so the pools of one backend share the
+    /// series; the last one to report wins). Backends call it after each
+    /// checkout, failed or not (the state changes then): a few registry
+    /// lookups, next to a network round trip.
+    pub fn record_state(system: &'static str, max: u32, state: &bb8::State, waiting: u64) {
+        let idle = state.idle_connections;
+        let used = state.connections.saturating_sub(idle);
+        metrics::gauge!(CONNECTION_COUNT, SYSTEM => system, CONNECTION_STATE => "idle")
+            .set(f64::from(idle));
+        metrics::gauge!(CONNECTION_COUNT, SYSTEM => system, CONNECTION_STATE => "used")
+            .set(f64::from(used));
+        metrics::gauge!(CONNECTION_MAX, SYSTEM => system).set(f64::from(max));
+        metrics::gauge!(CONNECTION_PENDING, SYSTEM => system).set(waiting as f64);
+    }
 }
 
 #[cfg(feature = "metrics")]
 mod metrics_handles {
-    //! Handles registered once per wrapper, so the hot path does no lookup.
+    //! Handles registered once per wrapper, so the hot path does no lookup,
+    //! and the future that records into them.
 
-    use std::time::Duration;
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{ready, Context, Poll};
+    use std::time::{Duration, Instant};
 
     use metrics::{Counter, Histogram, Unit};
 
     use super::names::*;
-    use super::{Op, Outcome};
+    use super::{error_type, Op, OpFuture, Outcome};
+    use crate::Result;
 
     #[derive(Debug)]
     struct OpHandles {
@@ -506,7 +689,10 @@ mod metrics_handles {
 
     #[derive(Debug)]
     pub(super) struct Handles {
-        ops: Vec<OpHandles>,
+        /// By `Op as usize` (the order of `Op::ALL`).
+        ops: [OpHandles; 6],
+        /// Time an operation when `random & sample_mask == 0` (0: always).
+        pub(super) sample_mask: u32,
     }
 
     impl Handles {
@@ -524,47 +710,122 @@ mod metrics_handles {
                 "Duration of cache operations"
             );
             metrics::describe_counter!(OPERATIONS, Unit::Count, "Cache operations by outcome");
-            let ops = Op::ALL
-                .iter()
-                .map(|op| {
-                    let counter = |outcome: &'static str| {
-                        metrics::counter!(
-                            OPERATIONS,
-                            SYSTEM => backend.to_string(),
-                            OPERATION => op.name(),
-                            OUTCOME => outcome,
-                        )
-                    };
-                    let reads = matches!(op, Op::Get | Op::Inspect);
-                    OpHandles {
-                        hit_or_ok: counter(if reads { "hit" } else { "ok" }),
-                        miss: counter("miss"),
-                        duration: metrics::histogram!(
-                            OPERATION_DURATION,
-                            SYSTEM => backend.to_string(),
-                            OPERATION => op.name(),
-                        ),
-                    }
-                })
-                .collect();
-            Some(Handles { ops })
+            let ops = Op::ALL.map(|op| {
+                let counter = |outcome: &'static str| {
+                    metrics::counter!(
+                        OPERATIONS,
+                        SYSTEM => backend.to_string(),
+                        OPERATION => op.name(),
+                        OUTCOME => outcome,
+                    )
+                };
+                let reads = matches!(op, Op::Get | Op::Inspect);
+                OpHandles {
+                    hit_or_ok: counter(if reads { "hit" } else { "ok" }),
+                    miss: counter("miss"),
+                    duration: metrics::histogram!(
+                        OPERATION_DURATION,
+                        SYSTEM => backend.to_string(),
+                        OPERATION => op.name(),
+                    ),
+                }
+            });
+            Some(Handles {
+                ops,
+                sample_mask: 0,
+            })
         }
 
-        pub(super) fn record(&self, op: Op, outcome: Outcome, elapsed: Duration) {
-            // `ops` follows `Op::ALL`, which follows the declaration order.
-            let Some(h) = self.ops.get(op as usize) else {
-                return;
-            };
+        /// Counts one operation, and records its duration when it was timed.
+        #[inline]
+        pub(super) fn record(&self, op: Op, outcome: Outcome, elapsed: Option<Duration>) {
+            let h = &self.ops[op as usize];
             match outcome {
                 Outcome::Miss => h.miss.increment(1),
                 Outcome::Hit | Outcome::Ok => h.hit_or_ok.increment(1),
             }
-            h.duration.record(elapsed.as_secs_f64());
+            if let Some(elapsed) = elapsed {
+                h.duration.record(elapsed.as_secs_f64());
+            }
+        }
+
+        /// `work`, counted (and timed, if sampled) when it ends.
+        pub(super) fn measure<'a, T>(
+            &'a self,
+            backend: &'a str,
+            op: Op,
+            work: OpFuture<'a, T>,
+            outcome: fn(&T) -> Outcome,
+        ) -> Measured<'a, T> {
+            Measured {
+                work,
+                handles: self,
+                backend,
+                op,
+                outcome,
+                start: None,
+            }
+        }
+
+        /// Whether to time this operation.
+        #[inline]
+        fn sampled(&self) -> bool {
+            self.sample_mask == 0 || next_random() & self.sample_mask == 0
+        }
+    }
+
+    /// A per-thread xorshift: which operations are timed. Random rather
+    /// than every n-th, so a thread that alternates operations still gets
+    /// each kind sampled.
+    #[inline]
+    fn next_random() -> u32 {
+        thread_local! {
+            static STATE: Cell<u32> = const { Cell::new(0x9e37_79b9) };
+        }
+        STATE.with(|s| {
+            let mut x = s.get();
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            s.set(x);
+            x
+        })
+    }
+
+    /// The future of a measured (not traced) operation: the wrapped one,
+    /// then a count and a duration. Written by hand rather than as an
+    /// `async fn`: smaller, and no state machine around the inner future.
+    pub(super) struct Measured<'a, T> {
+        work: OpFuture<'a, T>,
+        handles: &'a Handles,
+        backend: &'a str,
+        op: Op,
+        outcome: fn(&T) -> Outcome,
+        /// When the first poll began (`Some(None)` once it began untimed).
+        start: Option<Option<Instant>>,
+    }
+
+    impl<T> Future for Measured<'_, T> {
+        type Output = Result<T>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+            // Every field is `Unpin` (the inner future is boxed).
+            let this = self.get_mut();
+            let start = *this
+                .start
+                .get_or_insert_with(|| this.handles.sampled().then(Instant::now));
+            let result = ready!(this.work.as_mut().poll(cx));
+            let elapsed = start.map(|s| s.elapsed());
+            match &result {
+                Ok(value) => this.handles.record(this.op, (this.outcome)(value), elapsed),
+                Err(e) => record_error(this.backend, this.op, error_type(e), elapsed),
+            }
+            Poll::Ready(result)
         }
     }
 
     /// Errors are rare and their kinds many: registered when they happen.
-    pub(super) fn record_error(backend: &str, op: Op, kind: String, elapsed: Duration) {
+    pub(super) fn record_error(backend: &str, op: Op, kind: String, elapsed: Option<Duration>) {
         metrics::counter!(
             OPERATIONS,
             SYSTEM => backend.to_string(),
@@ -573,12 +834,14 @@ mod metrics_handles {
             ERROR_TYPE => kind.clone(),
         )
         .increment(1);
-        metrics::histogram!(
-            OPERATION_DURATION,
-            SYSTEM => backend.to_string(),
-            OPERATION => op.name(),
-            ERROR_TYPE => kind,
-        )
-        .record(elapsed.as_secs_f64());
+        if let Some(elapsed) = elapsed {
+            metrics::histogram!(
+                OPERATION_DURATION,
+                SYSTEM => backend.to_string(),
+                OPERATION => op.name(),
+                ERROR_TYPE => kind,
+            )
+            .record(elapsed.as_secs_f64());
+        }
     }
 }

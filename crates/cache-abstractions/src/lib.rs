@@ -86,7 +86,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use ext::DistributedCacheExt;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
-pub use instrument::{InstrumentExt, Instrumented, KeyPolicy};
+pub use instrument::{InstrumentExt, Instrumentation, Instrumented, KeyPolicy};
 pub use open::{url_scheme, OpenOptions};
 pub use options::{
     max_absolute_expiration, round_up, EntryOptions, Expiry, MAX_ABSOLUTE_EXPIRATION_UNIX_SECS,

@@ -39,6 +39,12 @@ pub struct OpenOptions {
     /// The clock the backend reads "now" from (tests inject a
     /// [`ManualClock`](crate::ManualClock)); by default the system clock.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Traces and metrics of every operation: `distcache::open_with` wraps
+    /// what it opens in [`Instrumented`](crate::Instrumented), named after
+    /// the backend. Off (`None`) by default.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "metrics"))))]
+    pub instrumentation: Option<crate::instrument::Instrumentation>,
 }
 
 impl OpenOptions {
@@ -86,6 +92,16 @@ impl OpenOptions {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Sets [`instrumentation`](Self::instrumentation): the opened cache is
+    /// traced and measured (install the metrics recorder first).
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "metrics"))))]
+    #[must_use]
+    pub fn instrument(mut self, how: crate::instrument::Instrumentation) -> Self {
+        self.instrumentation = Some(how);
         self
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use cache_abstractions::instrument::names as metric_names;
 use cache_abstractions::{
     async_trait, Bytes, Capabilities, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind,
-    InstrumentExt, KeyPolicy, Result,
+    InstrumentExt, Instrumentation, KeyPolicy, Result,
 };
 use metrics::{SharedString, Unit};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -127,14 +127,22 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .block_on(future)
 }
 
+/// Serializes the tests that install a scoped subscriber or look at what
+/// was recorded without one: a callsite's interest is global, so while one
+/// thread's subscriber is installed another thread's spans are built too
+/// (then `Instrumented` takes its traced path and times every operation).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `work` under a subscriber that keeps every closed span.
 ///
 /// One at a time: tracing recomputes its global max level and callsite
 /// interest whenever a scoped subscriber comes or goes, and two tests doing
 /// that at once on different threads can see each other's half-done update.
 fn traced(work: impl std::future::Future<Output = ()>) -> Vec<SpanRecord> {
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = one_at_a_time();
     let spans = Spans::default();
     let subscriber = tracing_subscriber::registry().with(spans.clone());
     tracing::subscriber::with_default(subscriber, || block_on(work));
@@ -224,6 +232,7 @@ fn keys_appear_only_hashed_or_truncated_when_asked() {
 
 /// Runs `work` with a debugging recorder installed; what it recorded.
 fn measured(work: impl std::future::Future<Output = ()>) -> Snapshot {
+    let _turn = one_at_a_time();
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || block_on(work));
@@ -357,4 +366,22 @@ fn a_wrapper_made_with_no_recorder_installed_measures_nothing() {
         cache.get("down").await.unwrap_err();
     });
     assert!(snapshot.is_empty(), "{snapshot:?}");
+}
+
+#[test]
+fn instrumentation_settings_apply() {
+    let spans = traced(async {
+        let how = Instrumentation::new().keys(KeyPolicy::Truncated(2));
+        let cache = how.apply(Toy::default(), "toy");
+        cache.get("abc").await.unwrap();
+    });
+    assert_eq!(field(&spans[0], "cache.key"), Some("ab…"));
+    let snapshot = measured(async {
+        let how = Instrumentation::new().without_metrics();
+        how.apply(Toy::default(), "toy").get("k").await.unwrap();
+    });
+    let counted = snapshot
+        .iter()
+        .any(|(_, _, _, v)| matches!(v, DebugValue::Counter(n) if *n > 0));
+    assert!(!counted, "{snapshot:?}");
 }

@@ -148,6 +148,12 @@ impl HybridCache {
         self.inner.counters.snapshot()
     }
 
+    /// The local tier (its size, for `metrics.rs`).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn local_tier(&self) -> &MemoryCache {
+        &self.inner.local
+    }
+
     /// The value under `key`, or the one `factory` makes (then cached in
     /// both tiers). Concurrent calls for one key share one factory run; see
     /// the crate docs for cancellation, panics, errors and fail-safe.

@@ -69,6 +69,8 @@ mod cache;
 mod codec;
 mod flight;
 mod format;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod options;
 mod outcome;
 #[cfg(feature = "redis")]

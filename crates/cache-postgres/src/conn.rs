@@ -15,6 +15,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::connstr::Target;
 use crate::error::{self, ConnectError};
 use crate::statements::{Op, Statements};
+use crate::telemetry;
 
 /// Opens connections; holds the driver settings (with the password), so its
 /// `Debug` shows the redacted target only.
@@ -323,15 +324,22 @@ impl Pool {
     }
 
     async fn checkout(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        self.failures
-            .checkout(self.pool())
-            .await
-            .map_err(|e| match e {
+        let checked_out = telemetry::checkout(
+            self.size,
+            || self.pool().state(),
+            self.failures.checkout(self.pool()),
+        )
+        .await;
+        checked_out.map_err(|e| {
+            let error = match e {
                 Checkout::Failed(e) => error::from_connect(e),
                 Checkout::TimedOut { last_failure } => {
                     error::pool_timeout(self.manager.connect_timeout, last_failure)
                 }
-            })
+            };
+            telemetry::checkout_failed(&error);
+            error
+        })
     }
 
     /// A connection of its own, outside the pool.

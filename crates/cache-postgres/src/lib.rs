@@ -45,6 +45,7 @@ pub mod schema;
 mod statements;
 mod sweep;
 mod table;
+mod telemetry;
 mod tls;
 
 pub use builder::{

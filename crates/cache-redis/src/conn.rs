@@ -45,6 +45,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::error;
+use crate::telemetry;
 use crate::url::Target;
 
 /// Where an operation gets its connection; made without I/O.
@@ -161,11 +162,17 @@ impl Connector {
         // Skip connections an operation saw break: dropping their guard
         // makes bb8 discard them and connect anew.
         for _ in 0..=self.pool_size {
-            let guard = failures.checkout(pool).await.map_err(|e| match e {
-                Checkout::Failed(e) => error::from_connect(op, e),
-                Checkout::TimedOut { last_failure } => {
-                    error::pool_timeout(op, self.connect_timeout, last_failure)
-                }
+            let checked_out =
+                telemetry::checkout(self.pool_size, || pool.state(), failures.checkout(pool)).await;
+            let guard = checked_out.map_err(|e| {
+                let error = match e {
+                    Checkout::Failed(e) => error::from_connect(op, e),
+                    Checkout::TimedOut { last_failure } => {
+                        error::pool_timeout(op, self.connect_timeout, last_failure)
+                    }
+                };
+                telemetry::checkout_failed(&error);
+                error
             })?;
             if let Some((conn, lease)) = lanes.put(lane, &guard) {
                 return Ok((conn, Some(lease)));
@@ -336,6 +343,7 @@ impl bb8::ManageConnection for Manager {
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
             .await?;
+        telemetry::connected();
         Ok(Pooled {
             conn,
             broken: Arc::default(),

@@ -106,6 +106,7 @@ mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod scripts;
+mod telemetry;
 mod tracking;
 mod url;
 

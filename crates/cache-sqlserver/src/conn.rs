@@ -22,6 +22,7 @@ use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use crate::error::{self, map_error, ConnectError};
 use crate::statements::Statement;
+use crate::telemetry;
 
 /// Opens connections for the pool; holds the driver configuration, which
 /// includes the password, so its `Debug` shows the address only.
@@ -181,15 +182,22 @@ impl Connector {
 
     /// A pooled connection, or the first connect failure while waiting.
     pub(crate) async fn get(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        self.failures
-            .checkout(self.pool())
-            .await
-            .map_err(|e| match e {
+        let checked_out = telemetry::checkout(
+            self.pool_size,
+            || self.pool().state(),
+            self.failures.checkout(self.pool()),
+        )
+        .await;
+        checked_out.map_err(|e| {
+            let error = match e {
                 Checkout::Failed(e) => error::from_connect(e),
                 Checkout::TimedOut { last_failure } => {
                     error::pool_timeout(self.connect_timeout, last_failure)
                 }
-            })
+            };
+            telemetry::checkout_failed(&error);
+            error
+        })
     }
 
     /// A connection of its own, outside the pool's count.

@@ -33,6 +33,7 @@ mod keys;
 pub mod schema;
 mod sqltime;
 mod statements;
+mod telemetry;
 
 pub use builder::SqlServerCacheBuilder;
 pub use cache::{

@@ -50,6 +50,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Traces and metrics
+//!
+//! With the `tracing` and/or `metrics` features,
+//! [`OpenOptions::instrument`] wraps the opened cache in [`Instrumented`]:
+//! one span per operation and operation counters and durations, labelled
+//! with the backend as OpenTelemetry names it (`memory`, `redis`,
+//! `microsoft.sql_server`, `postgresql`). Install the metrics recorder
+//! first. docs/observability.md lists every name.
+//!
+//! ```
+//! # #[cfg(feature = "metrics")] {
+//! use distcache::{Instrumentation, OpenOptions};
+//!
+//! let options = OpenOptions::new().instrument(Instrumentation::new());
+//! let cache = distcache::open_with("memory://", &options)?;
+//! assert!(format!("{cache:?}").starts_with("Instrumented"));
+//! # }
+//! # Ok::<(), distcache::Error>(())
+//! ```
+//!
 //! # Logging a URL
 //!
 //! Never log a cache URL as given: [`redact`] hides every password of any
@@ -116,7 +136,14 @@ pub fn open(url: &str) -> Result<Arc<dyn DistributedCache>> {
 pub fn open_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn DistributedCache>> {
     let text = url.trim();
     match registry::find(text) {
-        Found::Backend(backend) => (backend.open)(text, options),
+        Found::Backend(backend) => {
+            let cache = (backend.open)(text, options)?;
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            if let Some(how) = &options.instrumentation {
+                return Ok(Arc::new(how.apply(cache, backend.system)));
+            }
+            Ok(cache)
+        }
         other => Err(registry::not_openable(&other)),
     }
 }

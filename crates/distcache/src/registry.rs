@@ -12,6 +12,10 @@ use cache_abstractions::{url_scheme, DistributedCache, Error, OpenOptions, Resul
 pub(crate) struct Backend {
     /// A short name for reports: the backend crate without `cache-`.
     pub(crate) name: &'static str,
+    /// Its name in traces and metrics: OpenTelemetry's `db.system.name`
+    /// where one exists.
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
+    pub(crate) system: &'static str,
     /// The crate's `URL_SCHEMES`.
     pub(crate) schemes: &'static [&'static str],
     /// The crate's `is_connection_string`, for backends that take a
@@ -28,6 +32,7 @@ pub(crate) const BACKENDS: &[Backend] = &[
     #[cfg(feature = "memory")]
     Backend {
         name: "memory",
+        system: "memory",
         schemes: cache_memory::URL_SCHEMES,
         is_connection_string: None,
         open: |text, options| {
@@ -39,6 +44,7 @@ pub(crate) const BACKENDS: &[Backend] = &[
     #[cfg(feature = "redis")]
     Backend {
         name: "redis",
+        system: "redis",
         schemes: cache_redis::URL_SCHEMES,
         is_connection_string: None,
         open: |text, options| {
@@ -50,6 +56,7 @@ pub(crate) const BACKENDS: &[Backend] = &[
     #[cfg(feature = "sqlserver")]
     Backend {
         name: "sqlserver",
+        system: "microsoft.sql_server",
         schemes: cache_sqlserver::URL_SCHEMES,
         is_connection_string: Some(cache_sqlserver::is_connection_string),
         open: |text, options| {
@@ -61,6 +68,7 @@ pub(crate) const BACKENDS: &[Backend] = &[
     #[cfg(feature = "postgres")]
     Backend {
         name: "postgres",
+        system: "postgresql",
         schemes: cache_postgres::URL_SCHEMES,
         is_connection_string: Some(cache_postgres::is_connection_string),
         open: |text, options| {

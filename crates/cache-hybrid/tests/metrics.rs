@@ -1,0 +1,60 @@
+//! `HybridCache::record_metrics` publishes the tiers' counters and the
+//! local tier's size under a real (debugging) recorder.
+
+use cache_hybrid::metrics as names;
+use cache_hybrid::{HybridCache, HybridEntryOptions};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+#[test]
+fn counters_and_local_size_are_published() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let cache = HybridCache::local_only();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let opts = HybridEntryOptions::new();
+            for _ in 0..3 {
+                let v = cache
+                    .get_or_create("k", &opts, || async { Ok::<_, std::io::Error>(7u32) })
+                    .await
+                    .unwrap();
+                assert_eq!(v.value, 7u32);
+            }
+        });
+    metrics::with_local_recorder(&recorder, || cache.record_metrics("test"));
+    let mut seen = Vec::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let mut labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        labels.sort();
+        let v = match value {
+            DebugValue::Counter(n) => n as f64,
+            DebugValue::Gauge(g) => g.0,
+            DebugValue::Histogram(_) => continue,
+        };
+        seen.push((format!("{}{{{}}}", key.key().name(), labels.join(",")), v));
+    }
+    let get = |key: &str| {
+        seen.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("{key} in {seen:?}"))
+    };
+    let local_hits = format!(
+        "{}{{cache.name=test,cache.request.type=hit,cache.tier=local}}",
+        names::REQUESTS
+    );
+    assert_eq!(get(&local_hits), 2.0, "{seen:?}");
+    assert_eq!(
+        get(&format!("{}{{cache.name=test}}", names::FACTORY_CALLS)),
+        1.0
+    );
+    let entries = format!("{}{{cache.name=test,cache.tier=local}}", names::ENTRIES);
+    assert_eq!(get(&entries), 1.0, "{seen:?}");
+}
