@@ -108,17 +108,26 @@ const SQLSERVER_ENV: &str = "CACHE_TEST_SQLSERVER";
 /// Features that build the suites needing a live SQL Server.
 const SQLSERVER_FEATURES: &str = "cache-sqlserver/server-tests,cachectl/sqlserver-tests";
 
+/// Features that every run turns on: the telemetry suites (traces, metrics,
+/// pool gauges, sweep metrics) are test targets with `required-features`,
+/// which cargo silently leaves out when nothing in the workspace enables
+/// them; a suite that never runs cannot fail.
+const TELEMETRY_FEATURES: &str = "cache-abstractions/tracing,cache-abstractions/metrics,\
+    cache-redis/metrics,cache-postgres/metrics,cache-sqlserver/metrics,cache-hybrid/metrics,\
+    distcache/tracing,distcache/metrics,distcache/redis,distcache/sqlserver";
+
 /// The whole suite: doc tests, then every unit and integration test. The
 /// SQL Server suites are built only when a server is given, so without one
 /// they are reported as not run instead of counting as passes.
 fn test(extra: &[String]) -> Result {
     services::ensure()?;
     let sqlserver = env::var(SQLSERVER_ENV).is_ok_and(|s| !s.trim().is_empty());
-    let features: &[&str] = if sqlserver {
-        &["--features", SQLSERVER_FEATURES]
+    let features = if sqlserver {
+        format!("{TELEMETRY_FEATURES},{SQLSERVER_FEATURES}")
     } else {
-        &[]
+        TELEMETRY_FEATURES.to_string()
     };
+    let features = ["--features", features.as_str()];
     // Said before the run, so the test summary stays the last word.
     if !sqlserver {
         eprintln!(

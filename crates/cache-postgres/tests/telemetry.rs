@@ -12,6 +12,16 @@ use cache_abstractions::instrument::names;
 use cache_abstractions::{DistributedCache, EntryOptions};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
+/// The tests here run one at a time: the count of operations waiting for a
+/// connection is one per process (`pending_requests` is labelled by backend
+/// only), so a test's refused connect or sweep would show up in another's
+/// gauge.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Every gauge recorded, by name and sorted labels.
 fn gauges(recorder: &DebuggingRecorder) -> HashMap<String, f64> {
     let mut out = HashMap::new();
@@ -31,6 +41,7 @@ fn gauges(recorder: &DebuggingRecorder) -> HashMap<String, f64> {
 
 #[test]
 fn pool_gauges_follow_checkouts() {
+    let _serial = serial();
     let recorder = DebuggingRecorder::new();
     // One thread: the local recorder is this thread's, and the cache's
     // futures run on it.
@@ -99,6 +110,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
 
 #[test]
 fn a_failed_connect_is_an_event() {
+    let _serial = serial();
     use tracing_subscriber::layer::SubscriberExt;
     let events = Events::default();
     let subscriber = tracing_subscriber::registry().with(events.clone());
@@ -121,4 +133,72 @@ fn a_failed_connect_is_an_event() {
             .any(|m| m == "cache-postgres: no pooled connection"),
         "{seen:?}"
     );
+}
+
+/// Adds what the counters counted since the last snapshot (a snapshot of
+/// the debugging recorder drains its counters) to `out`, by name and sorted
+/// labels.
+fn counters(recorder: &DebuggingRecorder, out: &mut HashMap<String, u64>) {
+    for (key, _, _, value) in recorder.snapshotter().snapshot().into_vec() {
+        if let DebugValue::Counter(v) = value {
+            let mut labels: Vec<String> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            *out.entry(format!("{}{{{}}}", key.key().name(), labels.join(",")))
+                .or_default() += v;
+        }
+    }
+}
+
+#[test]
+fn a_background_sweep_is_counted() {
+    let _serial = serial();
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let recorder = DebuggingRecorder::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let schema = rt.block_on(common::Schema::new("telemetry_sweep"));
+    let table = rt.block_on(schema.create_table("cache"));
+    let clock = cache_abstractions::ManualClock::starting_now();
+    let runs = "cache.sweep.runs{db.system.name=postgresql,outcome=deleted}";
+    let deleted = "cache.sweep.deleted_rows{db.system.name=postgresql}";
+    let mut seen = HashMap::new();
+    metrics::with_local_recorder(&recorder, || {
+        let cache = common::builder(&table)
+            .clock(Arc::new(clock.clone()))
+            .background_sweep(true)
+            .expired_items_deletion_interval(Duration::from_secs(300))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let soon = EntryOptions::new().expires_in(Duration::from_secs(60));
+            for i in 0..3 {
+                cache
+                    .set(&format!("old{i}"), "x".into(), &soon)
+                    .await
+                    .unwrap();
+            }
+            clock.advance(Duration::from_secs(6 * 60));
+            // Starts the due sweep on this runtime; it runs while we wait.
+            cache.get("absent").await.unwrap();
+            for _ in 0..100 {
+                counters(&recorder, &mut seen);
+                if seen.get(runs).is_some_and(|n| *n > 0) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    });
+    counters(&recorder, &mut seen);
+    assert_eq!(seen.get(runs), Some(&1), "{seen:?}");
+    assert_eq!(seen.get(deleted), Some(&3), "{seen:?}");
+    drop(rt);
 }

@@ -11,6 +11,15 @@ use cache_testkit::redis_server::RedisServer;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tracing_subscriber::layer::SubscriberExt;
 
+/// The tests here run one at a time: the count of operations waiting for a
+/// connection is one per process (`pending_requests` is labelled by backend
+/// only), so one test's refused connect would show up in another's gauge.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The message of every event.
 #[derive(Clone, Default)]
 struct Events(Arc<Mutex<Vec<String>>>);
@@ -64,6 +73,7 @@ fn observed(work: impl std::future::Future<Output = ()>) -> (Vec<String>, Vec<(S
 
 #[test]
 fn pool_gauges_and_the_connect_event() {
+    let _serial = serial();
     let server = RedisServer::shared();
     let (events, gauges) = observed(async {
         let cache = RedisCache::builder()
@@ -104,6 +114,7 @@ fn pool_gauges_and_the_connect_event() {
 
 #[test]
 fn a_failed_connect_is_an_event() {
+    let _serial = serial();
     let (events, _) = observed(async {
         // Nobody listens on port 1: the connect is refused at once.
         let cache = RedisCache::builder()
