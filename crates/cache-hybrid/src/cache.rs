@@ -646,7 +646,8 @@ impl Inner {
     }
 
     async fn read_local(&self, key: &str, codec: u8, now: u64) -> Read {
-        let Ok(Some(bytes)) = self.local.get(key).await else {
+        // The concrete store's synchronous get: no boxed future per hit.
+        let Ok(Some(bytes)) = self.local.get_sync(key) else {
             return Read::Miss;
         };
         match Payload::decode(&bytes, false) {

@@ -90,6 +90,30 @@ impl MemoryCache {
         self.inner.store.sweep();
     }
 
+    /// [`get`](DistributedCache::get) without the `async`: the memory
+    /// backend never waits, so a caller holding the concrete type (the
+    /// hybrid cache's local tier) can skip the boxed future the trait's
+    /// `async_trait` method costs on every call. Same rules: the key is
+    /// validated, an expired entry is a miss, a sliding window restarts.
+    ///
+    /// ```
+    /// use cache_abstractions::{DistributedCache, EntryOptions};
+    /// use cache_memory::MemoryCache;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> cache_abstractions::Result<()> {
+    /// let cache = MemoryCache::new();
+    /// cache.set("k", "v".into(), &EntryOptions::new()).await?;
+    /// assert_eq!(cache.get_sync("k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(cache.get_sync("absent")?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn get_sync(&self, key: &str) -> Result<Option<Bytes>> {
+        self.inner.capabilities.validate_key(key)?;
+        Ok(self.live(key, true).map(Stored::into_value))
+    }
+
     /// The entry under `key` if alive now; restarts its sliding window when
     /// `touch` (which also counts as a use for eviction; an inspection does not).
     fn live(&self, key: &str, touch: bool) -> Option<Stored> {
@@ -124,8 +148,7 @@ impl MemoryCache {
 #[async_trait]
 impl DistributedCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.inner.capabilities.validate_key(key)?;
-        Ok(self.live(key, true).map(Stored::into_value))
+        self.get_sync(key)
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
