@@ -324,12 +324,13 @@ impl Pool {
     }
 
     async fn checkout(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        let checked_out = telemetry::checkout(
-            self.size,
-            || self.pool().state(),
-            self.failures.checkout(self.pool()),
-        )
-        .await;
+        let checked_out = telemetry::POOL
+            .checkout(
+                self.size,
+                || self.pool().state(),
+                self.failures.checkout(self.pool()),
+            )
+            .await;
         checked_out.map_err(|e| {
             let error = match e {
                 Checkout::Failed(e) => error::from_connect(e),
@@ -337,7 +338,7 @@ impl Pool {
                     error::pool_timeout(self.manager.connect_timeout, last_failure)
                 }
             };
-            telemetry::checkout_failed(&error);
+            telemetry::POOL.checkout_failed(&error);
             error
         })
     }

@@ -162,8 +162,9 @@ impl Connector {
         // Skip connections an operation saw break: dropping their guard
         // makes bb8 discard them and connect anew.
         for _ in 0..=self.pool_size {
-            let checked_out =
-                telemetry::checkout(self.pool_size, || pool.state(), failures.checkout(pool)).await;
+            let checked_out = telemetry::POOL
+                .checkout(self.pool_size, || pool.state(), failures.checkout(pool))
+                .await;
             let guard = checked_out.map_err(|e| {
                 let error = match e {
                     Checkout::Failed(e) => error::from_connect(op, e),
@@ -171,7 +172,7 @@ impl Connector {
                         error::pool_timeout(op, self.connect_timeout, last_failure)
                     }
                 };
-                telemetry::checkout_failed(&error);
+                telemetry::POOL.checkout_failed(&error);
                 error
             })?;
             if let Some((conn, lease)) = lanes.put(lane, &guard) {

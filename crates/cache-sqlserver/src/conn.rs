@@ -182,12 +182,13 @@ impl Connector {
 
     /// A pooled connection, or the first connect failure while waiting.
     pub(crate) async fn get(&self) -> Result<bb8::PooledConnection<'_, Manager>> {
-        let checked_out = telemetry::checkout(
-            self.pool_size,
-            || self.pool().state(),
-            self.failures.checkout(self.pool()),
-        )
-        .await;
+        let checked_out = telemetry::POOL
+            .checkout(
+                self.pool_size,
+                || self.pool().state(),
+                self.failures.checkout(self.pool()),
+            )
+            .await;
         checked_out.map_err(|e| {
             let error = match e {
                 Checkout::Failed(e) => error::from_connect(e),
@@ -195,7 +196,7 @@ impl Connector {
                     error::pool_timeout(self.connect_timeout, last_failure)
                 }
             };
-            telemetry::checkout_failed(&error);
+            telemetry::POOL.checkout_failed(&error);
             error
         })
     }

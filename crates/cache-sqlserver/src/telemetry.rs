@@ -1,43 +1,8 @@
-//! What the connection pool reports: a `tracing` event when no pooled
-//! connection comes, and, with the `metrics` feature, OpenTelemetry's
-//! connection-pool gauges (docs/observability.md lists the names).
+//! This backend's pool telemetry (the shared `PoolTelemetry`; the names are
+//! in docs/observability.md).
 
-/// The backend's name in traces and metrics (OpenTelemetry `db.system.name`).
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-const SYSTEM: &str = "microsoft.sql_server";
+use cache_abstractions::support::pool::PoolTelemetry;
 
-/// Operations of this backend waiting for a pooled connection.
-#[cfg(feature = "metrics")]
-static WAITERS: cache_abstractions::instrument::pool::Waiters =
-    cache_abstractions::instrument::pool::Waiters::new();
-
-/// `checkout`, counted as waiting while it runs; then the pool's gauges.
-pub(crate) async fn checkout<T>(
-    max: u32,
-    state: impl FnOnce() -> bb8::State,
-    checkout: impl std::future::Future<Output = T>,
-) -> T {
-    #[cfg(feature = "metrics")]
-    {
-        let waiting = WAITERS.enter();
-        let out = checkout.await;
-        drop(waiting);
-        cache_abstractions::instrument::pool::record_state(SYSTEM, max, &state(), WAITERS.count());
-        out
-    }
-    #[cfg(not(feature = "metrics"))]
-    {
-        let _ = (max, state);
-        checkout.await
-    }
-}
-
-/// No pooled connection: a connect failed, or none came free in time
-/// (pool exhaustion). The error names the host, never a password.
-pub(crate) fn checkout_failed(error: &cache_abstractions::Error) {
-    tracing::warn!(
-        error = %error,
-        error.type = ?error.kind(),
-        "cache-sqlserver: no pooled connection"
-    );
-}
+/// The pool's events and gauges, under OpenTelemetry's `db.system.name`.
+pub(crate) static POOL: PoolTelemetry =
+    PoolTelemetry::new("microsoft.sql_server", "cache-sqlserver");

@@ -34,6 +34,7 @@
 pub mod connect;
 pub mod dotnet;
 pub mod expiry;
+pub mod pool;
 pub mod settings;
 pub mod statement;
 pub mod sweep;
