@@ -3,9 +3,9 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use cache_abstractions::{
     max_absolute_expiration, BoxError, Capabilities, Clock, DistributedCache, EntryOptions, Error,
     ErrorKind, Result,
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::builder::{HybridCacheBuilder, Invalidation, InvalidationHook};
 use crate::codec::{self, Codec, RAW};
 use crate::flight::{Done, Failure, FlightGuard, Flights, Outcome};
-use crate::format::{from_micros, to_micros, Payload, COMPRESSED};
+use crate::format::{from_micros, to_micros, Header, Payload, COMPRESSED};
 use crate::options::HybridEntryOptions;
 use crate::outcome::{Counters, FactoryError, Fetched, HybridStats, Source};
 use crate::tags::Tags;
@@ -82,6 +82,13 @@ impl fmt::Debug for HybridCache {
             .field("codec", &self.inner.codec)
             .finish_non_exhaustive()
     }
+}
+
+/// A fresh local copy found by [`Inner::local_fresh`].
+struct LocalHit {
+    value: Bytes,
+    created_at: u64,
+    expires_at: Option<u64>,
 }
 
 /// What a tier holds under a key, as far as this reader is concerned.
@@ -173,23 +180,26 @@ impl HybridCache {
         E: Into<BoxError>,
     {
         let codec = self.inner.codec;
-        let make: Make = Box::new(move || {
-            async move {
-                let value = factory()
-                    .await
-                    .map_err(|e| Failure::factory(FactoryError::new(e.into())))?;
-                codec
-                    .serialize(&value)
-                    .map(Bytes::from)
-                    .map_err(|e| Failure::new(e.kind(), e.message().to_owned()))
-            }
-            .boxed()
-        });
+        // Boxed only when a factory may run (not on a local hit).
+        let make = move || -> Make {
+            Box::new(move || {
+                async move {
+                    let value = factory()
+                        .await
+                        .map_err(|e| Failure::factory(FactoryError::new(e.into())))?;
+                    codec
+                        .serialize(&value)
+                        .map(Bytes::from)
+                        .map_err(|e| Failure::new(e.kind(), e.message().to_owned()))
+                }
+                .boxed()
+            })
+        };
         self.get_or_create_with(
             key,
             options,
             codec.id(),
-            |b: &Bytes| codec.deserialize(b),
+            |b: Bytes| codec.deserialize(&b),
             make,
         )
         .await
@@ -223,29 +233,30 @@ impl HybridCache {
         Fut: Future<Output = std::result::Result<Bytes, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        let make: Make = Box::new(move || {
-            async move {
-                factory()
-                    .await
-                    .map_err(|e| Failure::factory(FactoryError::new(e.into())))
-            }
-            .boxed()
-        });
-        self.get_or_create_with(key, options, RAW, |b: &Bytes| Some(b.clone()), make)
-            .await
+        let make = move || -> Make {
+            Box::new(move || {
+                async move {
+                    factory()
+                        .await
+                        .map_err(|e| Failure::factory(FactoryError::new(e.into())))
+                }
+                .boxed()
+            })
+        };
+        self.get_or_create_with(key, options, RAW, Some, make).await
     }
 
     /// The typed value under `key` in either tier, without a factory.
     /// A value of another type or codec is a miss.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Fetched<T>>> {
         let codec = self.inner.codec;
-        self.get_with(key, codec.id(), |b: &Bytes| codec.deserialize(b))
+        self.get_with(key, codec.id(), |b: Bytes| codec.deserialize(&b))
             .await
     }
 
     /// The bytes stored under `key` by the bytes API, in either tier.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Fetched<Bytes>>> {
-        self.get_with(key, RAW, |b: &Bytes| Some(b.clone())).await
+        self.get_with(key, RAW, Some).await
     }
 
     /// Stores `value` in both tiers (as the flags allow). A distributed-tier
@@ -358,23 +369,43 @@ impl HybridCache {
         distributed
     }
 
+    /// A read of either tier. The common case, a fresh local copy, is
+    /// answered before anything waits (see [`Inner::local_fresh`]); the
+    /// rest is boxed, so the hot path's future stays small.
     async fn get_with<V>(
         &self,
         key: &str,
         codec: u8,
-        decode: impl Fn(&Bytes) -> Option<V>,
+        decode: impl Fn(Bytes) -> Option<V>,
     ) -> Result<Option<Fetched<V>>> {
         self.validate_key(key)?;
         let inner = &self.inner;
-        let now = inner.now();
+        let (at, now) = inner.clock_now();
+        if let Some(hit) = inner.local_fresh(key, codec, at, now) {
+            if let Some(v) = decode(hit.value) {
+                Counters::bump(&inner.counters.local_hits);
+                return Ok(Some(Fetched::new(v, Source::Local, false)));
+            }
+        }
+        Box::pin(self.get_slow(key, codec, &decode, now)).await
+    }
+
+    async fn get_slow<V>(
+        &self,
+        key: &str,
+        codec: u8,
+        decode: &impl Fn(Bytes) -> Option<V>,
+        now: u64,
+    ) -> Result<Option<Fetched<V>>> {
+        let inner = &self.inner;
         if let Read::Fresh(p) = inner.read_local(key, codec, now).await {
-            if let Some(v) = decode(&p.value) {
+            if let Some(v) = decode(p.value) {
                 Counters::bump(&inner.counters.local_hits);
                 return Ok(Some(Fetched::new(v, Source::Local, false)));
             }
         }
         if let Read::Fresh(p) = inner.read_distributed(key, codec, now).await {
-            if let Some(v) = decode(&p.value) {
+            if let Some(v) = decode(p.value.clone()) {
                 let defaults = inner.defaults.clone();
                 inner.write_local(key, &p, &defaults, false, now).await;
                 Counters::bump(&inner.counters.distributed_hits);
@@ -384,25 +415,55 @@ impl HybridCache {
         Ok(None)
     }
 
+    /// Get-or-create; a fresh local copy is answered before anything
+    /// waits, and `make` (the boxed factory) is built only when needed.
     async fn get_or_create_with<V>(
         &self,
         key: &str,
         options: &HybridEntryOptions,
         codec: u8,
-        decode: impl Fn(&Bytes) -> Option<V>,
-        make: Make,
+        decode: impl Fn(Bytes) -> Option<V>,
+        make: impl FnOnce() -> Make,
     ) -> Result<Fetched<V>> {
         self.validate_key(key)?;
         options.validate()?;
         let inner = &self.inner;
-        let now = inner.now();
+        let (at, now) = inner.clock_now();
+        if options.flags.local_read {
+            if let Some(hit) = inner.local_fresh(key, codec, at, now) {
+                let (created_at, expires_at) = (hit.created_at, hit.expires_at);
+                if let Some(v) = decode(hit.value) {
+                    Counters::bump(&inner.counters.local_hits);
+                    self.maybe_refresh_early(
+                        key, options, codec, created_at, expires_at, now, make,
+                    );
+                    return Ok(Fetched::new(v, Source::Local, false));
+                }
+            }
+        }
+        Box::pin(self.get_or_create_slow(key, options, codec, &decode, make, now)).await
+    }
+
+    async fn get_or_create_slow<V>(
+        &self,
+        key: &str,
+        options: &HybridEntryOptions,
+        codec: u8,
+        decode: &impl Fn(Bytes) -> Option<V>,
+        make: impl FnOnce() -> Make,
+        now: u64,
+    ) -> Result<Fetched<V>> {
+        let inner = &self.inner;
         let mut stale = None;
         if options.flags.local_read {
             match inner.read_local(key, codec, now).await {
                 Read::Fresh(p) => {
-                    if let Some(v) = decode(&p.value) {
+                    let (created_at, expires_at) = (p.created_at, p.expires_at);
+                    if let Some(v) = decode(p.value) {
                         Counters::bump(&inner.counters.local_hits);
-                        self.maybe_refresh_early(key, options, codec, &p, now, make);
+                        self.maybe_refresh_early(
+                            key, options, codec, created_at, expires_at, now, make,
+                        );
                         return Ok(Fetched::new(v, Source::Local, false));
                     }
                 }
@@ -418,13 +479,13 @@ impl HybridCache {
                 options.clone(),
                 codec,
                 stale,
-                make,
+                make(),
                 Kind::Miss,
             )
             .boxed()
         })?;
         let done = waiter.await.map_err(|f| f.to_error())?;
-        let value = decode(&done.payload.value).ok_or_else(|| {
+        let value = decode(done.payload.value.clone()).ok_or_else(|| {
             Error::serialization(
                 "the value does not decode as the requested type (two types under one key?)",
             )
@@ -434,20 +495,22 @@ impl HybridCache {
 
     /// Starts a background refresh when the local copy is past the eager
     /// fraction of its life and none is running.
+    #[allow(clippy::too_many_arguments)]
     fn maybe_refresh_early(
         &self,
         key: &str,
         options: &HybridEntryOptions,
         codec: u8,
-        p: &Payload,
+        created_at: u64,
+        expires_at: Option<u64>,
         now: u64,
-        make: Make,
+        make: impl FnOnce() -> Make,
     ) {
-        let (Some(fraction), Some(expires)) = (options.eager_refresh, p.expires_at) else {
+        let (Some(fraction), Some(expires)) = (options.eager_refresh, expires_at) else {
             return;
         };
-        let life = expires.saturating_sub(p.created_at) as f64;
-        let due = p.created_at.saturating_add((life * fraction) as u64);
+        let life = expires.saturating_sub(created_at) as f64;
+        let due = created_at.saturating_add((life * fraction) as u64);
         if now < due || self.inner.flights.is_running(key) {
             return;
         }
@@ -461,7 +524,7 @@ impl HybridCache {
                 options.clone(),
                 codec,
                 None,
-                make,
+                make(),
                 Kind::Refresh,
             )
             .boxed()
@@ -594,6 +657,42 @@ fn micros(d: Duration) -> u64 {
 impl Inner {
     pub(crate) fn now(&self) -> u64 {
         to_micros(self.clock.now())
+    }
+
+    /// One reading of the clock, as an instant (for the local tier) and in
+    /// microseconds (for payload headers).
+    fn clock_now(&self) -> (SystemTime, u64) {
+        let at = self.clock.now();
+        (at, to_micros(at))
+    }
+
+    /// The local tier's hot path: a fresh copy in `codec` whose tags (if
+    /// any) are known valid from the instants cached here, read without
+    /// waiting, with one clock reading shared with the store, the header
+    /// read in place and the value handed out without a copy or a second
+    /// reference count. `None` leaves every other case (absent, stale,
+    /// a tag instant to fetch, foreign) to [`read_local`](Self::read_local).
+    fn local_fresh(&self, key: &str, codec: u8, at: SystemTime, now: u64) -> Option<LocalHit> {
+        let mut bytes = self.local.get_sync_at(key, at).ok()??;
+        let h = Header::parse(&bytes, false)?;
+        if h.codec != codec || h.is_expired(now) {
+            return None;
+        }
+        if h.has_tags()
+            && self
+                .tags
+                .cached_verdict(h.tags(), h.created_at, self.distributed.is_some(), now)
+                != Some(false)
+        {
+            return None;
+        }
+        let (created_at, expires_at, value_at) = (h.created_at, h.expires_at, h.value_at);
+        bytes.advance(value_at);
+        Some(LocalHit {
+            value: bytes,
+            created_at,
+            expires_at,
+        })
     }
 
     fn distributed_failed(&self, op: &str, e: &Error) {

@@ -94,40 +94,82 @@ impl Payload {
     /// Decodes a payload; `verify` checks the checksum (payloads from the
     /// distributed tier; the local tier holds only what this process wrote).
     pub(crate) fn decode(bytes: &Bytes, verify: bool) -> Option<Payload> {
-        let b = bytes.as_ref();
+        let h = Header::parse(bytes, verify)?;
+        Some(Payload {
+            codec: h.codec,
+            created_at: h.created_at,
+            expires_at: h.expires_at,
+            sliding: h.sliding,
+            tags: h.tags().map(str::to_owned).collect(),
+            value: bytes.slice(h.value_at..),
+        })
+    }
+}
+
+/// A payload's header read in place: no allocation, no reference count
+/// touched (the local tier's hot path decides from it alone).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Header<'a> {
+    pub codec: u8,
+    pub created_at: u64,
+    pub expires_at: Option<u64>,
+    pub sliding: Option<u64>,
+    /// The tag section after its count byte, checked: whole, UTF-8.
+    tags: &'a [u8],
+    tag_count: u8,
+    /// Where the value starts.
+    pub value_at: usize,
+}
+
+impl<'a> Header<'a> {
+    /// The header of `b`, or `None` for anything that is not a payload of
+    /// this version (see the module docs); `verify` checks the checksum.
+    pub(crate) fn parse(b: &'a [u8], verify: bool) -> Option<Header<'a>> {
         if b.len() < FIXED_LEN || b[..2] != MAGIC || b[2] != VERSION {
             return None;
         }
-        let u64_at = |i: usize| -> Option<u64> {
-            Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?))
-        };
-        let codec = b[3];
-        let created_at = u64_at(4)?;
-        let expires_at = u64_at(12).filter(|&e| e != 0);
-        let sliding = u64_at(20).filter(|&e| e != 0);
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         if verify {
-            let crc = u32::from_le_bytes(b[CRC_AT..CRC_AT + 4].try_into().ok()?);
+            let crc = u32::from_le_bytes(b[CRC_AT..CRC_AT + 4].try_into().expect("4 bytes"));
             if checksum(b) != crc {
                 return None;
             }
         }
-        let count = usize::from(b[FIXED_LEN - 1]);
+        let tag_count = b[FIXED_LEN - 1];
         let mut at = FIXED_LEN;
-        let mut tags = Vec::with_capacity(count);
-        for _ in 0..count {
+        for _ in 0..tag_count {
             let len = usize::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
-            at += 2;
-            let tag = std::str::from_utf8(b.get(at..at + len)?).ok()?;
-            tags.push(tag.to_owned());
-            at += len;
+            std::str::from_utf8(b.get(at + 2..at + 2 + len)?).ok()?;
+            at += 2 + len;
         }
-        Some(Payload {
-            codec,
-            created_at,
-            expires_at,
-            sliding,
-            tags,
-            value: bytes.slice(at..),
+        Some(Header {
+            codec: b[3],
+            created_at: u64_at(4),
+            expires_at: Some(u64_at(12)).filter(|&e| e != 0),
+            sliding: Some(u64_at(20)).filter(|&e| e != 0),
+            tags: &b[FIXED_LEN..at],
+            tag_count,
+            value_at: at,
+        })
+    }
+
+    /// Whether the entry is past its logical expiration at `now_micros`.
+    pub(crate) fn is_expired(&self, now_micros: u64) -> bool {
+        self.expires_at.is_some_and(|e| now_micros >= e)
+    }
+
+    pub(crate) fn has_tags(&self) -> bool {
+        self.tag_count != 0
+    }
+
+    /// The tags, in order (the section was checked by [`parse`](Self::parse)).
+    pub(crate) fn tags(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let mut rest = self.tags;
+        (0..self.tag_count).map_while(move |_| {
+            let len = usize::from(u16::from_le_bytes(rest.get(..2)?.try_into().ok()?));
+            let tag = std::str::from_utf8(rest.get(2..2 + len)?).ok()?;
+            rest = &rest[2 + len..];
+            Some(tag)
         })
     }
 }
@@ -161,6 +203,29 @@ mod tests {
         let bytes = p.encode();
         assert_eq!(&bytes[..4], &[0xFF, 0x68, 1, 1]);
         assert_eq!(Payload::decode(&bytes, true), Some(p));
+    }
+
+    #[test]
+    fn the_header_is_read_in_place() {
+        let p = sample();
+        let bytes = p.encode();
+        let h = Header::parse(&bytes, true).unwrap();
+        assert_eq!(h.tags().collect::<Vec<_>>(), ["a", "ünï"]);
+        assert!(h.has_tags());
+        assert_eq!(&bytes[h.value_at..], &p.value[..]);
+        assert_eq!(
+            (h.created_at, h.expires_at, h.sliding),
+            (p.created_at, p.expires_at, p.sliding)
+        );
+        assert!(!h.is_expired(1_700_000_299_999_999) && h.is_expired(1_700_000_300_000_000));
+        let untagged = Payload {
+            tags: Vec::new(),
+            ..p
+        }
+        .encode();
+        let h = Header::parse(&untagged, false).unwrap();
+        assert!(!h.has_tags() && h.tags().next().is_none());
+        assert_eq!(h.value_at, FIXED_LEN);
     }
 
     #[test]

@@ -64,6 +64,33 @@ impl Tags {
         false
     }
 
+    /// [`any_invalidated`](Self::any_invalidated) without waiting, from
+    /// the instants cached here: `Some(verdict)` when every tag's instant is
+    /// known and recent enough, `None` when one must be read from the
+    /// distributed tier first. The local tier's hot path.
+    pub(crate) fn cached_verdict<'t>(
+        &self,
+        tags: impl Iterator<Item = &'t str>,
+        created_at: u64,
+        has_distributed: bool,
+        now: u64,
+    ) -> Option<bool> {
+        for tag in tags {
+            let instant = match self.known.get(tag) {
+                Some(k) if !has_distributed => k.invalidated_at,
+                None if !has_distributed => 0,
+                Some(k) if now.saturating_sub(k.checked_at) < self.check_interval_micros => {
+                    k.invalidated_at
+                }
+                _ => return None,
+            };
+            if instant >= created_at {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+
     async fn instant(
         &self,
         tag: &str,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use cache_abstractions::{
     async_trait, Bytes, Capabilities, DistributedCache, EntryInfo, EntryOptions, Error, ErrorKind,
@@ -111,12 +112,44 @@ impl MemoryCache {
     /// ```
     pub fn get_sync(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner.capabilities.validate_key(key)?;
-        Ok(self.live(key, true).map(Stored::into_value))
+        Ok(self.live(key, true, None).map(Stored::into_value))
     }
 
-    /// The entry under `key` if alive now; restarts its sliding window when
-    /// `touch` (which also counts as a use for eviction; an inspection does not).
-    fn live(&self, key: &str, touch: bool) -> Option<Stored> {
+    /// [`get_sync`](Self::get_sync) judged at `now` instead of a fresh
+    /// reading of the cache's clock: for a caller that has just read the
+    /// same clock (the hybrid cache's local tier reads it once per lookup,
+    /// and a clock read is a sizeable share of an in-process get). An entry
+    /// is alive, and a sliding window restarts, as at `now`; a `now` from
+    /// another clock makes entries live longer or shorter for this read.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cache_abstractions::{DistributedCache, EntryOptions};
+    /// use cache_memory::MemoryCache;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> cache_abstractions::Result<()> {
+    /// let cache = MemoryCache::new();
+    /// let options = EntryOptions::new().expires_in(Duration::from_secs(60));
+    /// cache.set("k", "v".into(), &options).await?;
+    /// let now = SystemTime::now();
+    /// assert!(cache.get_sync_at("k", now)?.is_some());
+    /// assert!(cache.get_sync_at("k", now + Duration::from_secs(61))?.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn get_sync_at(&self, key: &str, now: SystemTime) -> Result<Option<Bytes>> {
+        self.inner.capabilities.validate_key(key)?;
+        Ok(self
+            .live(key, true, Some(to_micros(now)))
+            .map(Stored::into_value))
+    }
+
+    /// The entry under `key` if alive at `now` (the clock's reading when
+    /// `None`, taken only for an entry that can expire); restarts its
+    /// sliding window when `touch` (which also counts as a use for
+    /// eviction; an inspection does not).
+    fn live(&self, key: &str, touch: bool, now: Option<u64>) -> Option<Stored> {
         let store = &self.inner.store;
         let key = key.as_bytes();
         let entry = if touch {
@@ -127,7 +160,7 @@ impl MemoryCache {
         if entry.never_expires() {
             return Some(entry);
         }
-        let now = to_micros(store.clock.now());
+        let now = now.unwrap_or_else(|| to_micros(store.clock.now()));
         if !entry.is_alive(now) {
             // Invisible now (rule 11), and evicted now, so a dead entry
             // never holds its memory until the next sweep while reads of
@@ -177,7 +210,7 @@ impl DistributedCache for MemoryCache {
 
     async fn refresh(&self, key: &str) -> Result<()> {
         self.inner.capabilities.validate_key(key)?;
-        self.live(key, true);
+        self.live(key, true, None);
         Ok(())
     }
 
@@ -189,7 +222,7 @@ impl DistributedCache for MemoryCache {
 
     async fn inspect(&self, key: &str) -> Result<Option<EntryInfo>> {
         self.inner.capabilities.validate_key(key)?;
-        Ok(self.live(key, false).map(|e| e.info()))
+        Ok(self.live(key, false, None).map(|e| e.info()))
     }
 
     /// Always succeeds: an in-process cache has no connection to check.

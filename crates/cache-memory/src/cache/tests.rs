@@ -290,3 +290,24 @@ async fn a_dead_entry_is_evicted_by_the_next_access() {
     // No sweep ran (no reaper, no run_pending_tasks): the reads evicted them.
     assert_eq!(cache.entry_count(), 0, "dead entries still held");
 }
+
+#[tokio::test]
+async fn get_sync_at_judges_and_slides_at_the_given_instant() {
+    let (cache, clock) = cache_with_clock();
+    let opts = EntryOptions::new().sliding(secs(10));
+    cache.set("k", "v".into(), &opts).await.unwrap();
+    let t0 = clock.now();
+    // Judged at the given instant, not the clock's (which stays at t0).
+    assert!(cache.get_sync_at("k", t0 + secs(9)).unwrap().is_some());
+    // That read restarted the window at t0 + 9: alive until t0 + 19.
+    assert!(cache.get_sync_at("k", t0 + secs(18)).unwrap().is_some());
+    assert!(cache.get_sync_at("k", t0 + secs(29)).unwrap().is_none());
+    // A dead-at-that-instant read never removes an entry the clock still
+    // sees alive (only the clock's own judgement evicts).
+    clock.advance(secs(1));
+    assert!(cache.get("k").await.unwrap().is_some());
+    assert_eq!(
+        cache.get_sync_at("", t0).unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+}
