@@ -404,6 +404,7 @@ impl HybridCache {
                 return Ok(Some(Fetched::new(v, Source::Local, false)));
             }
         }
+        Counters::bump(&inner.counters.local_misses);
         if let Read::Fresh(p) = inner.read_distributed(key, codec, now).await {
             if let Some(v) = decode(p.value.clone()) {
                 let defaults = inner.defaults.clone();
@@ -412,6 +413,7 @@ impl HybridCache {
                 return Ok(Some(Fetched::new(v, Source::Distributed, false)));
             }
         }
+        inner.distributed_missed();
         Ok(None)
     }
 
@@ -470,6 +472,7 @@ impl HybridCache {
                 Read::Stale(p) => stale = Some((p, Source::Local)),
                 Read::Miss => {}
             }
+            Counters::bump(&inner.counters.local_misses);
         }
         let (waiter, _) = inner.flights.join_or_start(key, |guard| {
             run_flight(
@@ -559,6 +562,7 @@ async fn run_flight(
                 }));
             }
             Read::Stale(p) => {
+                inner.distributed_missed();
                 if stale
                     .as_ref()
                     .is_none_or(|(s, _)| s.created_at < p.created_at)
@@ -566,7 +570,7 @@ async fn run_flight(
                     stale = Some((p, Source::Distributed));
                 }
             }
-            Read::Miss => {}
+            Read::Miss => inner.distributed_missed(),
         }
     }
     // A stale copy is only usable within the reader's fail-safe window.
@@ -693,6 +697,14 @@ impl Inner {
             created_at,
             expires_at,
         })
+    }
+
+    /// Counts a read of the distributed tier that found nothing usable
+    /// (none without a distributed tier: nothing was read).
+    fn distributed_missed(&self) {
+        if self.distributed.is_some() {
+            Counters::bump(&self.counters.distributed_misses);
+        }
     }
 
     fn distributed_failed(&self, op: &str, e: &Error) {

@@ -7,8 +7,8 @@ use metrics::Unit;
 
 use crate::HybridCache;
 
-/// Counter: lookups answered, by `cache.tier` and `cache.request.type`
-/// (.NET's memory-cache name).
+/// Counter: lookups by `cache.tier` and `cache.request.type` (`hit` or
+/// `miss`; .NET's memory-cache names): each tier's hit ratio.
 pub const REQUESTS: &str = "cache.requests";
 /// Counter: factory runs (values computed because neither tier had one).
 pub const FACTORY_CALLS: &str = "cache.factory.calls";
@@ -24,7 +24,7 @@ pub const ENTRIES: &str = "cache.entries";
 pub const ESTIMATED_SIZE: &str = "cache.estimated_size";
 /// Label: `local` or `distributed`.
 pub const TIER: &str = "cache.tier";
-/// Label: `hit`.
+/// Label: `hit` or `miss`.
 pub const REQUEST_TYPE: &str = "cache.request.type";
 
 impl HybridCache {
@@ -39,14 +39,16 @@ impl HybridCache {
         metrics::describe_counter!(
             REQUESTS,
             Unit::Count,
-            "Hybrid cache lookups answered, by tier"
+            "Hybrid cache lookups, by tier and hit or miss"
         );
-        for (tier, hits) in [
-            ("local", stats.local_hits),
-            ("distributed", stats.distributed_hits),
+        for (tier, kind, count) in [
+            ("local", "hit", stats.local_hits),
+            ("local", "miss", stats.local_misses),
+            ("distributed", "hit", stats.distributed_hits),
+            ("distributed", "miss", stats.distributed_misses),
         ] {
-            metrics::counter!(REQUESTS, "cache.name" => name.clone(), TIER => tier, REQUEST_TYPE => "hit")
-                .absolute(hits);
+            metrics::counter!(REQUESTS, "cache.name" => name.clone(), TIER => tier, REQUEST_TYPE => kind)
+                .absolute(count);
         }
         for (metric, value) in [
             (FACTORY_CALLS, stats.factory_calls),
@@ -56,10 +58,10 @@ impl HybridCache {
         ] {
             metrics::counter!(metric, "cache.name" => name.clone()).absolute(value);
         }
+        // Entries are counted as they are stored and dropped; expired ones
+        // the reaper has not reclaimed yet (at most its interval) count too.
+        // No sweep here: that would be a pass over every entry per scrape.
         let local = self.local_tier();
-        // moka counts asynchronously: settle it for exact sizes (once per
-        // publication, not per operation).
-        local.run_pending_tasks();
         metrics::gauge!(ENTRIES, "cache.name" => name.clone(), TIER => "local")
             .set(local.entry_count() as f64);
         metrics::describe_gauge!(

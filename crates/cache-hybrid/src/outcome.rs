@@ -104,8 +104,15 @@ impl StdError for FactoryError {
 pub struct HybridStats {
     /// Reads answered by the in-process tier.
     pub local_hits: u64,
+    /// Lookups the in-process tier could not answer (absent, expired,
+    /// tagged out, another type): with `local_hits`, its hit ratio.
+    pub local_misses: u64,
     /// Reads answered by the distributed tier.
     pub distributed_hits: u64,
+    /// Reads of the distributed tier that found nothing usable (absent,
+    /// expired, foreign, unreachable): with `distributed_hits`, its hit
+    /// ratio. Never counted without a distributed tier.
+    pub distributed_misses: u64,
     /// Factory runs started (eager refreshes included).
     pub factory_calls: u64,
     /// Factory runs that failed, panicked or hit the hard timeout.
@@ -123,7 +130,9 @@ pub struct HybridStats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub local_hits: AtomicU64,
+    pub local_misses: AtomicU64,
     pub distributed_hits: AtomicU64,
+    pub distributed_misses: AtomicU64,
     pub factory_calls: AtomicU64,
     pub factory_errors: AtomicU64,
     pub stale_served: AtomicU64,
@@ -141,7 +150,9 @@ impl Counters {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         HybridStats {
             local_hits: r(&self.local_hits),
+            local_misses: r(&self.local_misses),
             distributed_hits: r(&self.distributed_hits),
+            distributed_misses: r(&self.distributed_misses),
             factory_calls: r(&self.factory_calls),
             factory_errors: r(&self.factory_errors),
             stale_served: r(&self.stale_served),

@@ -233,6 +233,17 @@ async fn counters_follow_the_tiers() {
         (sb.factory_calls, sb.local_hits, sb.distributed_hits),
         (0, 0, 1)
     );
+    // a: the first call missed both tiers; b: only the local one.
+    assert_eq!((sa.local_misses, sa.distributed_misses), (1, 1));
+    assert_eq!((sb.local_misses, sb.distributed_misses), (1, 0));
+    // Plain gets count the same way: a miss of both tiers, then a hit.
+    assert!(b.get::<u8>("absent").await.unwrap().is_none());
+    assert_eq!(b.get::<u8>("k").await.unwrap().map(|f| f.value), Some(1));
+    let sb = b.stats();
+    assert_eq!(
+        (sb.local_hits, sb.local_misses, sb.distributed_misses),
+        (1, 2, 1)
+    );
 }
 
 #[cfg(feature = "lz4")]

@@ -51,6 +51,18 @@ fn counters_and_local_size_are_published() {
         names::REQUESTS
     );
     assert_eq!(get(&local_hits), 2.0, "{seen:?}");
+    let local_misses = format!(
+        "{}{{cache.name=test,cache.request.type=miss,cache.tier=local}}",
+        names::REQUESTS
+    );
+    // The first call found nothing locally; no distributed tier, no
+    // distributed miss.
+    assert_eq!(get(&local_misses), 1.0, "{seen:?}");
+    let distributed_misses = format!(
+        "{}{{cache.name=test,cache.request.type=miss,cache.tier=distributed}}",
+        names::REQUESTS
+    );
+    assert_eq!(get(&distributed_misses), 0.0, "{seen:?}");
     assert_eq!(
         get(&format!("{}{{cache.name=test}}", names::FACTORY_CALLS)),
         1.0
