@@ -22,6 +22,7 @@ use crate::conn::{Conn, Connector};
 use crate::error;
 use crate::format::{self, StoredExpiry, ABSEXP, DATA, SLDEXP};
 use crate::scripts;
+use crate::telemetry;
 use crate::url::Target;
 
 /// A [`DistributedCache`] over Redis or Redis Cluster, sharing entries with
@@ -347,8 +348,11 @@ impl RedisCache {
             match self.slide_by_script(op, key, now, with_data).await {
                 Err(ScriptError::Disabled) => {
                     // Permanent for this server: skip the failing attempt
-                    // from now on.
-                    self.inner.scripting.store(false, Ordering::Relaxed);
+                    // from now on. Said once: the reads that raced here
+                    // find it already cleared.
+                    if self.inner.scripting.swap(false, Ordering::Relaxed) {
+                        telemetry::scripting_unavailable();
+                    }
                 }
                 Err(ScriptError::Other(e)) => return Err(e),
                 Ok(raw) => {
@@ -388,7 +392,11 @@ impl RedisCache {
                                 .arg(key)
                                 .arg(now)
                                 .arg(flag);
-                            eval.query_async::<Value>(&mut c).await
+                            let reply = eval.query_async::<Value>(&mut c).await;
+                            if reply.is_ok() {
+                                telemetry::script_reloaded();
+                            }
+                            reply
                         }
                         other => other,
                     }

@@ -57,7 +57,7 @@
 //!   then the TTL set and checked in one `MULTI`/`EXEC`, corrected if a
 //!   `set` replaced the entry in between (so an overwrite never keeps the
 //!   old TTL). A `NOPERM` on a key is that operation's error and leaves
-//!   scripting on.
+//!   scripting on. The switch is a WARN event, once; a reload a DEBUG one.
 //! - An entry whose absolute expiration has passed is a miss even if Redis
 //!   still holds the key.
 //! - A key holding anything else (a string, a list, a hash with malformed

@@ -1,81 +1,22 @@
 //! The pool's gauges (`db.client.connection.*`, feature `metrics`) and its
 //! events, against a throwaway redis-server, under a real (debugging)
-//! recorder and a capturing subscriber.
+//! recorder and a capturing subscriber; and the sliding-read script's
+//! events (reloaded after NOSCRIPT, scripting refused).
 
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use cache_abstractions::instrument::names;
 use cache_abstractions::{DistributedCache, EntryOptions};
 use cache_redis::RedisCache;
 use cache_testkit::redis_server::RedisServer;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use tracing_subscriber::layer::SubscriberExt;
-
-/// The tests here run one at a time: the count of operations waiting for a
-/// connection is one per process (`pending_requests` is labelled by backend
-/// only), so one test's refused connect would show up in another's gauge.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The message of every event.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                if f.name() == "message" {
-                    self.0 = format!("{v:?}");
-                }
-            }
-        }
-        let mut m = Message(String::new());
-        event.record(&mut m);
-        self.0.lock().unwrap().push(m.0);
-    }
-}
-
-/// Runs `work` on one thread under both; the events and the gauges
-/// (`name{sorted labels}` → value).
-fn observed(work: impl std::future::Future<Output = ()>) -> (Vec<String>, Vec<(String, f64)>) {
-    let recorder = DebuggingRecorder::new();
-    let events = Events::default();
-    let subscriber = tracing_subscriber::registry().with(events.clone());
-    metrics::with_local_recorder(&recorder, || {
-        tracing::subscriber::with_default(subscriber, || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(work)
-        })
-    });
-    let mut gauges = Vec::new();
-    for (key, _, _, value) in recorder.snapshotter().snapshot().into_vec() {
-        if let DebugValue::Gauge(v) = value {
-            let mut labels: Vec<String> = key
-                .key()
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            gauges.push((format!("{}{{{}}}", key.key().name(), labels.join(",")), v.0));
-        }
-    }
-    let events = events.0.lock().unwrap().clone();
-    (events, gauges)
-}
+use cache_testkit::telemetry::Capture;
+use tracing::Level;
 
 #[test]
 fn pool_gauges_and_the_connect_event() {
-    let _serial = serial();
     let server = RedisServer::shared();
-    let (events, gauges) = observed(async {
+    let capture = Capture::new();
+    capture.block_on(async {
         let cache = RedisCache::builder()
             .url(&server.url())
             .pool_size(4)
@@ -87,11 +28,10 @@ fn pool_gauges_and_the_connect_event() {
             .unwrap();
         cache.remove("telemetry:k").await.unwrap();
     });
+    let (events, gauges) = (capture.messages(), capture.gauges());
     let gauge = |key: String| {
-        gauges
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
+        *gauges
+            .get(&key)
             .unwrap_or_else(|| panic!("{key} in {gauges:?}"))
     };
     let system = format!("{}=redis", names::SYSTEM);
@@ -114,8 +54,8 @@ fn pool_gauges_and_the_connect_event() {
 
 #[test]
 fn a_failed_connect_is_an_event() {
-    let _serial = serial();
-    let (events, _) = observed(async {
+    let capture = Capture::new();
+    capture.block_on(async {
         // Nobody listens on port 1: the connect is refused at once.
         let cache = RedisCache::builder()
             .url("redis://127.0.0.1:1")
@@ -123,10 +63,77 @@ fn a_failed_connect_is_an_event() {
             .unwrap();
         cache.get("k").await.unwrap_err();
     });
+    let events = capture.messages();
     assert!(
         events
             .iter()
             .any(|m| m == "cache-redis: no pooled connection"),
         "{events:?}"
     );
+}
+
+/// The events whose message is `message`.
+fn named(capture: &Capture, message: &str) -> Vec<cache_testkit::telemetry::Event> {
+    let mut events = capture.events();
+    events.retain(|e| e.message == message);
+    events
+}
+
+#[test]
+fn a_script_reload_after_noscript_is_an_event() {
+    const RELOADED: &str = "cache-redis: script reloaded";
+    // Its own server: the test flushes its scripts.
+    let server = RedisServer::start();
+    let capture = Capture::new();
+    capture.block_on(async {
+        let cache = RedisCache::builder().url(&server.url()).build().unwrap();
+        let sliding = EntryOptions::new().sliding(Duration::from_secs(60));
+        cache.set("s", "v".into(), &sliding).await.unwrap();
+        // Loads the script if the server did not have it yet (one event
+        // then, on this fresh server).
+        cache.get("s").await.unwrap();
+        let before = named(&capture, RELOADED).len();
+        server.command(&["SCRIPT", "FLUSH"]).unwrap();
+        assert_eq!(cache.get("s").await.unwrap().as_deref(), Some(&b"v"[..]));
+        let reloads = named(&capture, RELOADED);
+        assert_eq!(reloads.len(), before + 1, "{:?}", capture.events());
+        let reload = reloads.last().unwrap();
+        assert_eq!(reload.level, Level::DEBUG);
+        assert_eq!(
+            reload.fields.get("reason").map(String::as_str),
+            Some("NOSCRIPT")
+        );
+        // Cached again: the next read needs no reload.
+        cache.get("s").await.unwrap();
+        assert_eq!(named(&capture, RELOADED).len(), before + 1);
+        assert!(cache.uses_scripting());
+    });
+}
+
+#[test]
+fn refused_scripting_is_said_once() {
+    const UNAVAILABLE: &str = "cache-redis: scripting unavailable, using commands";
+    let server = RedisServer::builder()
+        .args(["--rename-command", "EVALSHA", ""])
+        .args(["--rename-command", "EVAL", ""])
+        .start();
+    let capture = Capture::new();
+    capture.block_on(async {
+        let cache = RedisCache::builder().url(&server.url()).build().unwrap();
+        let sliding = EntryOptions::new().sliding(Duration::from_secs(60));
+        cache.set("s", "v".into(), &sliding).await.unwrap();
+        assert!(cache.uses_scripting());
+        // Concurrent reads all try the script and are all refused: said
+        // once all the same, and never again after.
+        let reads = futures::future::join_all((0..4).map(|_| cache.get("s"))).await;
+        for read in reads {
+            assert_eq!(read.unwrap().as_deref(), Some(&b"v"[..]));
+        }
+        cache.get("s").await.unwrap();
+        cache.refresh("s").await.unwrap();
+        assert!(!cache.uses_scripting());
+    });
+    let said = named(&capture, UNAVAILABLE);
+    assert_eq!(said.len(), 1, "{:?}", capture.events());
+    assert_eq!(said[0].level, Level::WARN);
 }

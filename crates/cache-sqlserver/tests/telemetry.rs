@@ -2,34 +2,12 @@
 //! and the pool's gauges (`db.client.connection.*`, feature `metrics`) say
 //! what the pool holds: nothing open, nothing waiting, its maximum.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cache_abstractions::instrument::names;
 use cache_abstractions::DistributedCache;
 use cache_sqlserver::SqlServerCache;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use tracing_subscriber::layer::SubscriberExt;
-
-/// The message of every event.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                if f.name() == "message" {
-                    self.0 = format!("{v:?}");
-                }
-            }
-        }
-        let mut m = Message(String::new());
-        event.record(&mut m);
-        self.0.lock().unwrap().push(m.0);
-    }
-}
+use cache_testkit::telemetry::Capture;
 
 #[test]
 fn a_refused_connect_is_an_event_and_the_gauges_show_an_empty_pool() {
@@ -37,52 +15,31 @@ fn a_refused_connect_is_an_event_and_the_gauges_show_an_empty_pool() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let recorder = DebuggingRecorder::new();
-    let events = Events::default();
-    let subscriber = tracing_subscriber::registry().with(events.clone());
-    metrics::with_local_recorder(&recorder, || {
-        tracing::subscriber::with_default(subscriber, || {
-            let cache = SqlServerCache::builder()
-                .connection_string(&format!(
-                    "Server=tcp:127.0.0.1,{port};Database=d;User Id=sa;Password=Hunter2!;TrustServerCertificate=true"
-                ))
-                .schema("dbo")
-                .table("Cache")
-                .pool_size(5)
-                .connect_timeout(Duration::from_secs(2))
-                .build()
-                .unwrap();
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async { cache.get("k").await.unwrap_err() });
-        })
+    let capture = Capture::new();
+    capture.block_on(async {
+        let cache = SqlServerCache::builder()
+            .connection_string(&format!(
+                "Server=tcp:127.0.0.1,{port};Database=d;User Id=sa;Password=Hunter2!;TrustServerCertificate=true"
+            ))
+            .schema("dbo")
+            .table("Cache")
+            .pool_size(5)
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        cache.get("k").await.unwrap_err();
     });
-    let events = events.0.lock().unwrap().clone();
+    let events = capture.messages();
     assert!(
         events
             .iter()
             .any(|m| m == "cache-sqlserver: no pooled connection"),
         "{events:?}"
     );
-    let mut gauges = Vec::new();
-    for (key, _, _, value) in recorder.snapshotter().snapshot().into_vec() {
-        if let DebugValue::Gauge(v) = value {
-            let mut labels: Vec<String> = key
-                .key()
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            gauges.push((format!("{}{{{}}}", key.key().name(), labels.join(",")), v.0));
-        }
-    }
+    let gauges = capture.gauges();
     let gauge = |key: String| {
-        gauges
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
+        *gauges
+            .get(&key)
             .unwrap_or_else(|| panic!("{key} in {gauges:?}"))
     };
     let system = format!("{}=microsoft.sql_server", names::SYSTEM);

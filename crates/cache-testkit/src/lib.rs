@@ -28,6 +28,8 @@
 //!
 //! With the `redis-server` feature the kit also ships `redis_server`
 //! fixtures: throwaway `redis-server` processes on free loopback ports.
+//! With `telemetry`, `telemetry::Capture`: the events, spans and metrics a
+//! backend emits, caught for its telemetry tests.
 
 mod cases;
 mod harness;
@@ -39,6 +41,8 @@ pub mod redis_server;
 mod runner;
 pub mod soak;
 mod support;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 
 pub use async_trait::async_trait;
 /// The `cache-abstractions` the kit is built against: name the trait through
