@@ -18,6 +18,9 @@ pub const FACTORY_ERRORS: &str = "cache.factory.errors";
 pub const STALE_SERVED: &str = "cache.stale_served";
 /// Counter: distributed-tier failures absorbed (logged, never returned).
 pub const DISTRIBUTED_ERRORS: &str = "cache.distributed.errors";
+/// Counter: entries the local tier dropped to stay within its size limit
+/// (`MemoryCache::evictions`); a steady rise means it is too small.
+pub const EVICTIONS: &str = "cache.evictions";
 /// Gauge: entries in the local tier (.NET's name).
 pub const ENTRIES: &str = "cache.entries";
 /// Gauge, bytes: the local tier's weighted size (.NET's name).
@@ -62,6 +65,13 @@ impl HybridCache {
         // the reaper has not reclaimed yet (at most its interval) count too.
         // No sweep here: that would be a pass over every entry per scrape.
         let local = self.local_tier();
+        metrics::describe_counter!(
+            EVICTIONS,
+            Unit::Count,
+            "Entries the local tier dropped for room"
+        );
+        metrics::counter!(EVICTIONS, "cache.name" => name.clone(), TIER => "local")
+            .absolute(local.evictions());
         metrics::gauge!(ENTRIES, "cache.name" => name.clone(), TIER => "local")
             .set(local.entry_count() as f64);
         metrics::describe_gauge!(

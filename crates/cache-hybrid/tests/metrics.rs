@@ -69,4 +69,39 @@ fn counters_and_local_size_are_published() {
     );
     let entries = format!("{}{{cache.name=test,cache.tier=local}}", names::ENTRIES);
     assert_eq!(get(&entries), 1.0, "{seen:?}");
+    let evictions = format!("{}{{cache.name=test,cache.tier=local}}", names::EVICTIONS);
+    assert_eq!(get(&evictions), 0.0, "{seen:?}");
+}
+
+#[test]
+fn local_evictions_are_published() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let cache = HybridCache::builder()
+        .local_capacity_bytes(64 << 10)
+        .build()
+        .unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            for i in 0..200 {
+                let opts = HybridEntryOptions::new();
+                cache
+                    .set_bytes(&format!("k{i}"), vec![0u8; 1024].into(), &opts)
+                    .await
+                    .unwrap();
+            }
+        });
+    metrics::with_local_recorder(&recorder, || cache.record_metrics("small"));
+    let evicted = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find_map(|(key, _, _, value)| match value {
+            DebugValue::Counter(n) if key.key().name() == names::EVICTIONS => Some(n),
+            _ => None,
+        });
+    // 200 entries of 1 KiB never fit in 64 KiB.
+    assert!(evicted.is_some_and(|n| n >= 100), "{evicted:?}");
 }

@@ -77,6 +77,29 @@ impl MemoryCache {
         self.inner.store.entries.weight()
     }
 
+    /// How many entries the cache has dropped to stay within its size
+    /// limit since it was built (expired and removed entries are not
+    /// counted). A steady rise means the limit is too small for the working
+    /// set.
+    ///
+    /// ```
+    /// use cache_abstractions::{DistributedCache, EntryOptions};
+    /// use cache_memory::MemoryCache;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> cache_abstractions::Result<()> {
+    /// let cache = MemoryCache::builder().capacity_bytes(64 << 10).build()?;
+    /// for i in 0..200 {
+    ///     cache.set(&format!("k{i}"), vec![0; 1024].into(), &EntryOptions::new()).await?;
+    /// }
+    /// assert!(cache.evictions() > 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn evictions(&self) -> u64 {
+        self.inner.store.evictions.count()
+    }
+
     /// Drops every entry at once, freeing their memory before it returns.
     /// For a hybrid cache's local tier that can no longer trust what it
     /// holds (a backplane outage).

@@ -9,12 +9,13 @@
 //! [quick_cache]: https://docs.rs/quick_cache
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
 use cache_abstractions::Clock;
-use quick_cache::sync::{Cache, DefaultLifecycle};
-use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
 use crate::format::{to_micros, Stored};
 use crate::key::StoredKey;
@@ -50,7 +51,27 @@ const HOT_ALLOCATION: f64 = 0.97;
 /// shard is built for.
 const TYPICAL_ENTRY_BYTES: u64 = 1024;
 
-pub(crate) type Entries = Cache<StoredKey, Stored, Weigh>;
+pub(crate) type Entries = Cache<StoredKey, Stored, Weigh, DefaultHashBuilder, CountEvictions>;
+
+/// Counts the entries the store drops to stay within its size limit
+/// (quick_cache's eviction hook; removals, expiry and replacements are not
+/// evictions). One relaxed increment per eviction, on the `set` that caused it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CountEvictions(Arc<AtomicU64>);
+
+impl CountEvictions {
+    pub(crate) fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Lifecycle<StoredKey, Stored> for CountEvictions {
+    type RequestState = ();
+
+    fn on_evict(&self, _: &mut (), _: StoredKey, _: Stored) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// Weighs an entry: key, value and [`ENTRY_OVERHEAD`].
 #[derive(Clone, Debug)]
@@ -71,6 +92,7 @@ pub(crate) fn weight(key_len: usize, value_len: usize) -> u64 {
 pub(crate) struct Store {
     pub(crate) entries: Entries,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) evictions: CountEvictions,
     /// The heaviest entry the store admits (see [`Store::max_weight`]).
     max_weight: u64,
 }
@@ -89,11 +111,12 @@ impl Store {
             .hot_allocation(HOT_ALLOCATION)
             .build()
             .expect("every option is set");
+        let evictions = CountEvictions::default();
         let entries = Cache::with_options(
             options,
             Weigh,
             DefaultHashBuilder::default(),
-            DefaultLifecycle::default(),
+            evictions.clone(),
         );
         // quick_cache's own rule (`CacheShard::new`): an entry heavier than
         // a shard's hot share is dropped as soon as it is inserted.
@@ -102,6 +125,7 @@ impl Store {
         Store {
             entries,
             clock,
+            evictions,
             max_weight,
         }
     }

@@ -103,6 +103,16 @@ async fn size_limit_evicts_and_rejects_oversized_values() {
         cache.weighted_size()
     );
     assert!(cache.entry_count() < 200);
+    // Every entry set and no longer held was evicted for room (nothing
+    // expired or was removed), and the refused one never entered.
+    assert_eq!(cache.evictions(), 200 - cache.entry_count());
+    // Removals and expiry sweeps are not evictions.
+    let before = cache.evictions();
+    for i in 0..200 {
+        cache.remove(&format!("k{i}")).await.unwrap();
+    }
+    cache.run_pending_tasks();
+    assert_eq!((cache.evictions(), cache.entry_count()), (before, 0));
 }
 
 #[tokio::test]
