@@ -43,6 +43,17 @@
 //! | `db.client.operation.duration` | histogram, seconds | `db.system.name`, `db.operation.name`, `error.type` on errors |
 //! | `cache.operations` | counter | `db.system.name`, `db.operation.name`, `cache.outcome`, `error.type` on errors |
 //!
+//! Every operation is counted. Its duration goes to the histogram every
+//! time when the operation waited (a network round trip), but only 1 in 64
+//! times when the wrapped cache answered it without waiting
+//! ([`DistributedCache::get_now`]: an in-process get), whose cost the clock
+//! reads would exceed; [`Instrumented::sample_latency`] sets one rate for
+//! both. A get answered without waiting is also counted at once, with no
+//! future around the wrapped cache's: the get returns a ready future, and
+//! the wrapper's own `get_now` answers as the wrapped cache's does (when no
+//! subscriber wants spans), so a wrapped in-process cache keeps its fast
+//! path behind an `Arc<dyn DistributedCache>`.
+//!
 //! The clock is read only while a span is enabled or metrics are on; with
 //! neither, the wrapper costs a branch and a callsite check per operation.
 
@@ -94,7 +105,7 @@ pub struct Instrumented<C> {
 /// use cache_abstractions::KeyPolicy;
 ///
 /// let how = Instrumentation::new().keys(KeyPolicy::Hashed).sample_latency(16);
-/// assert_eq!(how.latency_sample, 16);
+/// assert_eq!(how.latency_sample, Some(16));
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,10 +117,11 @@ pub struct Instrumentation {
     /// recorder installed before wrapping).
     #[cfg(feature = "metrics")]
     pub metrics: bool,
-    /// Time 1 in this many operations for the duration histogram (1, the
-    /// default, times every one); see [`Instrumented::sample_latency`].
+    /// Time 1 in this many operations for the duration histogram (1 times
+    /// every one); `None`, the default, samples by how the operation was
+    /// answered: see [`Instrumented::sample_latency`].
     #[cfg(feature = "metrics")]
-    pub latency_sample: u32,
+    pub latency_sample: Option<u32>,
 }
 
 impl Default for Instrumentation {
@@ -119,13 +131,14 @@ impl Default for Instrumentation {
             #[cfg(feature = "metrics")]
             metrics: true,
             #[cfg(feature = "metrics")]
-            latency_sample: 1,
+            latency_sample: None,
         }
     }
 }
 
 impl Instrumentation {
-    /// Traces and metrics with every default: no keys, every operation timed.
+    /// Traces and metrics with every default: no keys, latency sampled by
+    /// how each operation was answered.
     pub fn new() -> Self {
         Instrumentation::default()
     }
@@ -149,7 +162,7 @@ impl Instrumentation {
     #[cfg(feature = "metrics")]
     #[must_use]
     pub fn sample_latency(mut self, one_in: u32) -> Self {
-        self.latency_sample = one_in;
+        self.latency_sample = Some(one_in);
         self
     }
 
@@ -157,10 +170,10 @@ impl Instrumentation {
     pub fn apply<C>(&self, inner: C, backend: impl Into<String>) -> Instrumented<C> {
         let wrapped = Instrumented::new(inner, backend).keys(self.keys);
         #[cfg(feature = "metrics")]
-        let wrapped = if self.metrics {
-            wrapped.sample_latency(self.latency_sample)
-        } else {
-            wrapped.without_metrics()
+        let wrapped = match (self.metrics, self.latency_sample) {
+            (false, _) => wrapped.without_metrics(),
+            (true, Some(one_in)) => wrapped.sample_latency(one_in),
+            (true, None) => wrapped,
         };
         wrapped
     }
@@ -218,18 +231,26 @@ impl<C> Instrumented<C> {
 
     /// Times only about 1 in `one_in` operations (rounded up to a power of
     /// two; 0 and 1 time every one) for the duration histogram, picked at
-    /// random per thread. Counters still count every operation.
+    /// random per thread, whether or not they waited. Counters still count
+    /// every operation.
     ///
-    /// Reading the clock twice and pushing a histogram sample is most of what
-    /// a recorder costs per operation (docs/observability.md has the
-    /// figures): on an in-process cache whose operation takes a microsecond,
-    /// sampling 1 in 16 brings the overhead under 10%. The histogram's
-    /// quantiles stay unbiased, but its `_count` and `_sum` then cover only
-    /// the sampled operations: take rates from `cache.operations`.
+    /// Without it the sampling is automatic: a get the wrapped cache
+    /// answered without waiting ([`DistributedCache::get_now`], an
+    /// in-process cache) is timed 1 in 64, every operation that waits is
+    /// timed. Reading the clock twice and pushing a histogram sample is most
+    /// of what a recorder costs per operation (docs/observability.md has
+    /// the figures), more than the in-process get itself; next to a network
+    /// round trip it is nothing. `sample_latency(1)` times every one anyway.
+    ///
+    /// The histogram's quantiles stay unbiased, but its `_count` and `_sum`
+    /// then cover only the sampled operations: take rates from
+    /// `cache.operations`.
     #[cfg(feature = "metrics")]
     pub fn sample_latency(mut self, one_in: u32) -> Self {
         if let Some(handles) = &mut self.metrics {
-            handles.sample_mask = one_in.max(1).next_power_of_two() - 1;
+            let mask = one_in.max(1).next_power_of_two() - 1;
+            handles.waited_mask = mask;
+            handles.answered_mask = mask;
         }
         self
     }
@@ -392,11 +413,34 @@ impl<C: DistributedCache> Instrumented<C> {
         }
     }
 
+    /// Whether a subscriber may want spans of this wrapper (one atomic
+    /// load): then a get goes through [`get`](DistributedCache::get), whose
+    /// span covers the operation.
+    #[inline]
+    fn may_trace(&self) -> bool {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+            tracing::Level::INFO <= STATIC_MAX_LEVEL
+                && tracing::Level::INFO <= LevelFilter::current()
+        }
+        #[cfg(not(feature = "tracing"))]
+        false
+    }
+
+    /// The wrapped cache's [`get_now`](DistributedCache::get_now), counted
+    /// (and timed when sampled) here and now; `None` when it must wait.
+    /// Only where no span is wanted: there is none to run it in.
+    #[inline]
+    fn get_answered(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = &self.metrics {
+            return handles.answer(&self.backend, Op::Get, || self.inner.get_now(key), found);
+        }
+        self.inner.get_now(key)
+    }
+
     /// Runs `work` (the wrapped cache's future) as operation `op` on `key`.
-    ///
-    /// When no subscriber wants the span and no recorder was installed, the
-    /// wrapped cache's own future is returned as it is: no second boxed
-    /// future, no clock, no formatting.
     fn run<'a, T: Send + 'a>(
         &'a self,
         op: Op,
@@ -404,7 +448,24 @@ impl<C: DistributedCache> Instrumented<C> {
         work: OpFuture<'a, T>,
         outcome: fn(&T) -> Outcome,
     ) -> OpFuture<'a, T> {
-        let Some(span) = self.span(op) else {
+        self.run_in(self.span(op), op, key, work, outcome)
+    }
+
+    /// [`run`](Self::run) with the span already made (or not).
+    ///
+    /// When no subscriber wants the span and no recorder was installed, the
+    /// wrapped cache's own future is returned as it is: no second boxed
+    /// future, no clock, no formatting.
+    #[inline]
+    fn run_in<'a, T: Send + 'a>(
+        &'a self,
+        span: Option<OpSpan>,
+        op: Op,
+        key: Option<&'a str>,
+        work: OpFuture<'a, T>,
+        outcome: fn(&T) -> Outcome,
+    ) -> OpFuture<'a, T> {
+        let Some(span) = span else {
             // Metrics alone: a small hand-written future, not `observe`'s
             // state machine (see docs/observability.md for what it saves).
             #[cfg(feature = "metrics")]
@@ -504,7 +565,26 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Get, Some(key), self.inner.get(key), found)
+        let span = self.span(Op::Get);
+        if span.is_none() {
+            // An in-process cache answers now: counted here, and one boxed
+            // future (this one, as small as they come) instead of the
+            // wrapped cache's and a measuring one around it.
+            if let Some(answered) = self.get_answered(key) {
+                return Box::pin(std::future::ready(answered));
+            }
+        }
+        self.run_in(span, Op::Get, Some(key), self.inner.get(key), found)
+    }
+
+    /// The wrapped cache's answer, counted as a get; `None` when it must
+    /// wait, and also whenever a tracing subscriber may want the get's span
+    /// (the caller's `get` then makes it around the operation).
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        if self.may_trace() {
+            return None;
+        }
+        self.get_answered(key)
     }
 
     fn set<'s, 'k, 'o, 'async_trait>(
@@ -691,8 +771,12 @@ mod metrics_handles {
     pub(super) struct Handles {
         /// By `Op as usize` (the order of `Op::ALL`).
         ops: [OpHandles; 6],
-        /// Time an operation when `random & sample_mask == 0` (0: always).
-        pub(super) sample_mask: u32,
+        /// Time an operation that waited when `random & waited_mask == 0`
+        /// (0: always).
+        pub(super) waited_mask: u32,
+        /// The same for an operation answered without waiting
+        /// ([`get_now`](crate::DistributedCache::get_now)).
+        pub(super) answered_mask: u32,
     }
 
     impl Handles {
@@ -732,7 +816,8 @@ mod metrics_handles {
             });
             Some(Handles {
                 ops,
-                sample_mask: 0,
+                waited_mask: 0,
+                answered_mask: ANSWERED_SAMPLE - 1,
             })
         }
 
@@ -767,11 +852,37 @@ mod metrics_handles {
             }
         }
 
-        /// Whether to time this operation.
+        /// `answer` (the wrapped cache's answer without waiting), counted,
+        /// and timed when sampled; `None` (nothing counted) when it must wait.
         #[inline]
-        fn sampled(&self) -> bool {
-            self.sample_mask == 0 || next_random() & self.sample_mask == 0
+        pub(super) fn answer<T>(
+            &self,
+            backend: &str,
+            op: Op,
+            answer: impl FnOnce() -> Option<Result<T>>,
+            outcome: fn(&T) -> Outcome,
+        ) -> Option<Result<T>> {
+            let start = sampled(self.answered_mask).then(Instant::now);
+            let result = answer()?;
+            let elapsed = start.map(|s| s.elapsed());
+            match &result {
+                Ok(value) => self.record(op, outcome(value), elapsed),
+                Err(e) => record_error(backend, op, error_type(e), elapsed),
+            }
+            Some(result)
         }
+    }
+
+    /// Operations answered without waiting are timed 1 in this many unless
+    /// `sample_latency` says otherwise: a power of two. The clock reads and
+    /// the histogram push cost more than such an operation
+    /// (docs/observability.md, "What it costs").
+    const ANSWERED_SAMPLE: u32 = 64;
+
+    /// Whether to time this operation: `mask` 0 times every one.
+    #[inline]
+    fn sampled(mask: u32) -> bool {
+        mask == 0 || next_random() & mask == 0
     }
 
     /// A per-thread xorshift: which operations are timed. Random rather
@@ -813,7 +924,7 @@ mod metrics_handles {
             let this = self.get_mut();
             let start = *this
                 .start
-                .get_or_insert_with(|| this.handles.sampled().then(Instant::now));
+                .get_or_insert_with(|| sampled(this.handles.waited_mask).then(Instant::now));
             let result = ready!(this.work.as_mut().poll(cx));
             let elapsed = start.map(|s| s.elapsed());
             match &result {
