@@ -382,20 +382,20 @@ type OpFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl<C: DistributedCache> Instrumented<C> {
     /// The operation's span if a subscriber wants it.
-    #[inline]
+    #[inline(always)]
     fn span(&self, op: Op) -> Option<OpSpan> {
+        if !self.may_trace() {
+            return None;
+        }
+        self.make_span(op)
+    }
+
+    /// [`span`](Self::span) past the level check: out of line, so the
+    /// check stays a few instructions in every operation.
+    #[inline(never)]
+    fn make_span(&self, op: Op) -> Option<OpSpan> {
         #[cfg(feature = "tracing")]
         {
-            use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-            // The subscribers' most verbose level, one atomic load: with no
-            // subscriber it is OFF, and the span is not even built (which
-            // matters when tracing's `log` feature is on: then a disabled
-            // span still formats its fields for the `log` crate).
-            if tracing::Level::INFO > STATIC_MAX_LEVEL
-                || tracing::Level::INFO > LevelFilter::current()
-            {
-                return None;
-            }
             let span = match op {
                 Op::Get => op_span!("cache.get", op, self.backend),
                 Op::Set => op_span!("cache.set", op, self.backend),
@@ -413,10 +413,13 @@ impl<C: DistributedCache> Instrumented<C> {
         }
     }
 
-    /// Whether a subscriber may want spans of this wrapper (one atomic
-    /// load): then a get goes through [`get`](DistributedCache::get), whose
-    /// span covers the operation.
-    #[inline]
+    /// Whether a subscriber may want spans of this wrapper (then a get goes
+    /// through [`get`](DistributedCache::get), whose span covers the
+    /// operation): the subscribers' most verbose level, one atomic load.
+    /// With no subscriber it is OFF, and no span is even built (which
+    /// matters when tracing's `log` feature is on: then a disabled span
+    /// still formats its fields for the `log` crate).
+    #[inline(always)]
     fn may_trace(&self) -> bool {
         #[cfg(feature = "tracing")]
         {
@@ -429,15 +432,71 @@ impl<C: DistributedCache> Instrumented<C> {
     }
 
     /// The wrapped cache's [`get_now`](DistributedCache::get_now), counted
-    /// (and timed when sampled) here and now; `None` when it must wait.
-    /// Only where no span is wanted: there is none to run it in.
-    #[inline]
-    fn get_answered(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+    /// (and timed when sampled) here and now, then handed to `value` or
+    /// `failed`; `None` when it must wait. Only where no span is wanted:
+    /// there is none to run it in. (Handed on rather than returned: a
+    /// `Result` with an `Error` in it is large, and this way the hit's value
+    /// alone is moved, the whole answer never copied.)
+    #[inline(always)]
+    fn get_answered<R>(
+        &self,
+        key: &str,
+        value: impl FnOnce(Option<Bytes>) -> R,
+        failed: impl FnOnce(Error) -> R,
+    ) -> Option<R> {
         #[cfg(feature = "metrics")]
-        if let Some(handles) = &self.metrics {
-            return handles.answer(&self.backend, Op::Get, || self.inner.get_now(key), found);
+        let start = match &self.metrics {
+            Some(handles) => handles.answered_start(),
+            None => None,
+        };
+        #[cfg(not(feature = "metrics"))]
+        let start = ();
+        let answer = self.inner.get_now(key)?;
+        Some(match answer {
+            Ok(v) => {
+                #[cfg(feature = "metrics")]
+                if let Some(handles) = &self.metrics {
+                    handles.answered(Op::Get, found(&v), start);
+                }
+                value(v)
+            }
+            Err(_) => self.get_failed(answer, start, failed),
+        })
+    }
+
+    /// An answered get that failed: counted (and timed) as an error.
+    #[cold]
+    #[inline(never)]
+    fn get_failed<R>(
+        &self,
+        answer: Result<Option<Bytes>>,
+        #[cfg(feature = "metrics")] start: Option<Instant>,
+        #[cfg(not(feature = "metrics"))] _: (),
+        failed: impl FnOnce(Error) -> R,
+    ) -> R {
+        let Err(e) = answer else {
+            unreachable!("get_failed is called with an error");
+        };
+        #[cfg(feature = "metrics")]
+        if self.metrics.is_some() {
+            let elapsed = start.map(|s| s.elapsed());
+            metrics_handles::record_error(&self.backend, Op::Get, error_type(&e), elapsed);
         }
-        self.inner.get_now(key)
+        failed(e)
+    }
+
+    /// A get that may be traced, or that the wrapped cache must wait for:
+    /// out of line, so that the answered get above stays a small function.
+    #[inline(never)]
+    fn get_waiting<'a>(&'a self, key: &'a str) -> OpFuture<'a, Option<Bytes>> {
+        let span = self.span(Op::Get);
+        if span.is_none() && self.may_trace() {
+            // A subscriber, but not for these spans.
+            if let Some(answered) = self.get_answered(key, answered_value, answered_error) {
+                return answered;
+            }
+        }
+        self.run_in(span, Op::Get, Some(key), self.inner.get(key), found)
     }
 
     /// Runs `work` (the wrapped cache's future) as operation `op` on `key`.
@@ -539,6 +598,48 @@ impl<C: DistributedCache> Instrumented<C> {
     }
 }
 
+/// A get's value, answered without waiting, as the trait's future.
+#[inline(always)]
+fn answered_value<'a>(value: Option<Bytes>) -> OpFuture<'a, Option<Bytes>> {
+    match value {
+        Some(value) => Box::pin(Hit(Some(value))),
+        None => Box::pin(Miss),
+    }
+}
+
+/// A get's error, answered without waiting, as the trait's future.
+#[cold]
+fn answered_error<'a>(e: Error) -> OpFuture<'a, Option<Bytes>> {
+    Box::pin(std::future::ready(Err(e)))
+}
+
+/// A get answered with a value: the future holds only the value (the
+/// whole `Result` would be twice the size). A miss is [`Miss`], zero-sized,
+/// so boxing it allocates nothing.
+struct Hit(Option<Bytes>);
+
+impl Future for Hit {
+    type Output = Result<Option<Bytes>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        // `Bytes` is `Unpin`.
+        std::task::Poll::Ready(Ok(self.get_mut().0.take()))
+    }
+}
+
+/// A get answered with a miss.
+struct Miss;
+
+impl Future for Miss {
+    type Output = Result<Option<Bytes>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(None))
+    }
+}
+
 fn found<T>(value: &Option<T>) -> Outcome {
     if value.is_some() {
         Outcome::Hit
@@ -565,16 +666,15 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        let span = self.span(Op::Get);
-        if span.is_none() {
-            // An in-process cache answers now: counted here, and one boxed
-            // future (this one, as small as they come) instead of the
-            // wrapped cache's and a measuring one around it.
-            if let Some(answered) = self.get_answered(key) {
-                return Box::pin(std::future::ready(answered));
+        // An in-process cache answers now: counted here, and one boxed
+        // future (this one, as small as they come) instead of the wrapped
+        // cache's and a measuring one around it.
+        if !self.may_trace() {
+            if let Some(answered) = self.get_answered(key, answered_value, answered_error) {
+                return answered;
             }
         }
-        self.run_in(span, Op::Get, Some(key), self.inner.get(key), found)
+        self.get_waiting(key)
     }
 
     /// The wrapped cache's answer, counted as a get; `None` when it must
@@ -584,7 +684,7 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         if self.may_trace() {
             return None;
         }
-        self.get_answered(key)
+        self.get_answered(key, Ok, Err)
     }
 
     fn set<'s, 'k, 'o, 'async_trait>(
@@ -852,25 +952,66 @@ mod metrics_handles {
             }
         }
 
-        /// `answer` (the wrapped cache's answer without waiting), counted,
-        /// and timed when sampled; `None` (nothing counted) when it must wait.
-        #[inline]
-        pub(super) fn answer<T>(
-            &self,
-            backend: &str,
-            op: Op,
-            answer: impl FnOnce() -> Option<Result<T>>,
-            outcome: fn(&T) -> Outcome,
-        ) -> Option<Result<T>> {
-            let start = sampled(self.answered_mask).then(Instant::now);
-            let result = answer()?;
-            let elapsed = start.map(|s| s.elapsed());
-            match &result {
-                Ok(value) => self.record(op, outcome(value), elapsed),
-                Err(e) => record_error(backend, op, error_type(e), elapsed),
+        /// Before asking for an answer without waiting: the instant it
+        /// starts if it is to be timed (sampled).
+        #[inline(always)]
+        pub(super) fn answered_start(&self) -> Option<Instant> {
+            if self.answered_mask == 0 {
+                return Some(Instant::now());
             }
-            Some(result)
+            // A countdown, restarted at a random value averaging the rate:
+            // a decrement per operation (the xorshift runs only when it
+            // reaches zero), yet no fixed period that alternating
+            // operations could fall in step with.
+            thread_local! {
+                static LEFT: Cell<u32> = const { Cell::new(1) };
+            }
+            LEFT.with(|left| {
+                let n = left.get() - 1;
+                if n != 0 {
+                    left.set(n);
+                    return None;
+                }
+                left.set(restart(self.answered_mask));
+                Some(now())
+            })
         }
+
+        /// Counts a successful answer given without waiting (and times
+        /// it, when [`answered_start`](Self::answered_start) gave an
+        /// instant); errors go to [`record_error`].
+        #[inline(always)]
+        pub(super) fn answered(&self, op: Op, outcome: Outcome, start: Option<Instant>) {
+            let h = &self.ops[op as usize];
+            match outcome {
+                Outcome::Miss => h.miss.increment(1),
+                Outcome::Hit | Outcome::Ok => h.hit_or_ok.increment(1),
+            }
+            if let Some(start) = start {
+                timed(&h.duration, start);
+            }
+        }
+    }
+
+    /// A countdown's next start, at random from 1 to `2 * mask + 1`: about
+    /// `mask + 1` on average.
+    #[cold]
+    fn restart(mask: u32) -> u32 {
+        (next_random() & (2 * mask + 1)).max(1)
+    }
+
+    /// The clock, out of line: read for 1 in 64 answered operations.
+    #[cold]
+    #[inline(never)]
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    /// Records the time since `start`, out of line like [`now`].
+    #[cold]
+    #[inline(never)]
+    fn timed(histogram: &Histogram, start: Instant) {
+        histogram.record(start.elapsed().as_secs_f64());
     }
 
     /// Operations answered without waiting are timed 1 in this many unless
@@ -936,6 +1077,7 @@ mod metrics_handles {
     }
 
     /// Errors are rare and their kinds many: registered when they happen.
+    #[cold]
     pub(super) fn record_error(backend: &str, op: Op, kind: String, elapsed: Option<Duration>) {
         metrics::counter!(
             OPERATIONS,

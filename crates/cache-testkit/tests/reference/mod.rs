@@ -515,12 +515,12 @@ impl RefCache {
             map.remove(key);
             return Ok(None);
         }
-        let slides = !self.has(Fault::GetDoesNotSlide)
-            && !(answering && self.has(Fault::GetNowDoesNotSlide));
+        let stuck = self.has(Fault::GetDoesNotSlide)
+            || (answering && self.has(Fault::GetNowDoesNotSlide));
         if self.has(Fault::GetMakesImmortal) {
             entry.expiry = Expiry::NEVER;
             entry.deadline = None;
-        } else if slides {
+        } else if !stuck {
             entry.deadline = self.deadline(&entry.expiry, now);
         }
         Ok(Some(entry.value.clone()))
