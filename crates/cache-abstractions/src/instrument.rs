@@ -485,6 +485,19 @@ impl<C: DistributedCache> Instrumented<C> {
         failed(e)
     }
 
+    /// A get that is measured and not traced: out of line, so that an
+    /// unobserved get passes straight through.
+    #[inline(never)]
+    fn get_measured<'a>(&'a self, key: &'a str) -> OpFuture<'a, Option<Bytes>> {
+        // An in-process cache answers now: counted here, and one boxed
+        // future (this one, as small as they come) instead of the wrapped
+        // cache's and a measuring one around it.
+        if let Some(answered) = self.get_answered(key, answered_value, answered_error) {
+            return answered;
+        }
+        self.get_waiting(key)
+    }
+
     /// A get that may be traced, or that the wrapped cache must wait for:
     /// out of line, so that the answered get above stays a small function.
     #[inline(never)]
@@ -666,15 +679,20 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        // An in-process cache answers now: counted here, and one boxed
-        // future (this one, as small as they come) instead of the wrapped
-        // cache's and a measuring one around it.
-        if !self.may_trace() {
-            if let Some(answered) = self.get_answered(key, answered_value, answered_error) {
-                return answered;
-            }
+        #[cfg(feature = "metrics")]
+        let measured = self.metrics.is_some();
+        #[cfg(not(feature = "metrics"))]
+        let measured = false;
+        if self.may_trace() {
+            return self.get_waiting(key);
         }
-        self.get_waiting(key)
+        if !measured {
+            // Nothing to trace, nothing to measure: the wrapped cache's own
+            // future, as it is (the cheapest there is), before this
+            // function has even set up a frame.
+            return self.inner.get(key);
+        }
+        self.get_measured(key)
     }
 
     /// The wrapped cache's answer, counted as a get; `None` when it must

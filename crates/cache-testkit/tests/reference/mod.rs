@@ -515,8 +515,8 @@ impl RefCache {
             map.remove(key);
             return Ok(None);
         }
-        let stuck = self.has(Fault::GetDoesNotSlide)
-            || (answering && self.has(Fault::GetNowDoesNotSlide));
+        let stuck =
+            self.has(Fault::GetDoesNotSlide) || (answering && self.has(Fault::GetNowDoesNotSlide));
         if self.has(Fault::GetMakesImmortal) {
             entry.expiry = Expiry::NEVER;
             entry.deadline = None;
