@@ -451,16 +451,16 @@ impl<C: DistributedCache> Instrumented<C> {
         };
         #[cfg(not(feature = "metrics"))]
         let start = ();
-        let answer = self.inner.get_now(key)?;
-        Some(match answer {
-            Ok(v) => {
+        Some(match self.inner.get_now(key) {
+            None => return None,
+            Some(Ok(v)) => {
                 #[cfg(feature = "metrics")]
                 if let Some(handles) = &self.metrics {
                     handles.answered(Op::Get, found(&v), start);
                 }
                 value(v)
             }
-            Err(_) => self.get_failed(answer, start, failed),
+            Some(Err(e)) => self.get_failed(e, start, failed),
         })
     }
 
@@ -469,14 +469,11 @@ impl<C: DistributedCache> Instrumented<C> {
     #[inline(never)]
     fn get_failed<R>(
         &self,
-        answer: Result<Option<Bytes>>,
+        e: Error,
         #[cfg(feature = "metrics")] start: Option<Instant>,
         #[cfg(not(feature = "metrics"))] _: (),
         failed: impl FnOnce(Error) -> R,
     ) -> R {
-        let Err(e) = answer else {
-            unreachable!("get_failed is called with an error");
-        };
         #[cfg(feature = "metrics")]
         if self.metrics.is_some() {
             let elapsed = start.map(|s| s.elapsed());
