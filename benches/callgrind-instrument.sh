@@ -12,8 +12,9 @@ set -eu
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 ROUNDS=${2:-5}
-SIDES="plain no-recorder recorder sampled"
-BIN=$(ls -t target/release/deps/instrument-* | grep -v '\.d$' | head -n 1)
+SIDES="plain no-recorder recorder every-op"
+# The bench binary cargo built last (CARGO_TARGET_DIR as cargo reads it).
+BIN=$(ls -t "${CARGO_TARGET_DIR:-target}"/release/deps/instrument-* | grep -v '\.d$' | head -n 1)
 ir() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='instrument::gets' \
     "$BIN" --callgrind "$1" "$2" 2>&1 | sed -n 's/.*Collected : //p'

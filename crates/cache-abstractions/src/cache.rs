@@ -17,7 +17,8 @@ use crate::options::EntryOptions;
 /// Implement these four operations (plus [`capabilities`](Self::capabilities));
 /// conveniences such as strings and serde types live in
 /// [`DistributedCacheExt`](crate::DistributedCacheExt), and synchronous code
-/// uses [`BlockingCache`](crate::BlockingCache). The trait is dyn-compatible:
+/// uses [`BlockingCache`](crate::BlockingCache). A backend whose reads never
+/// wait (in-process) also implements [`get_now`](Self::get_now). The trait is dyn-compatible:
 /// `Arc<dyn DistributedCache>` is the usual way to hold one.
 ///
 /// ```
@@ -97,6 +98,36 @@ pub trait DistributedCache: Send + Sync + Debug {
     /// The value under `key` if present and not expired; restarts its sliding window.
     async fn get(&self, key: &str) -> Result<Option<Bytes>>;
 
+    /// A [`get`](Self::get) answered without waiting, for backends whose
+    /// reads never wait (in-process ones such as the memory backend).
+    ///
+    /// `Some(r)`: `r` is exactly what `get` would have returned, under the
+    /// same rules (the key validated, an expired entry a miss, a sliding
+    /// window restarted), and the read has happened. `None` (the default):
+    /// this backend must wait, nothing was read; call `get`.
+    ///
+    /// It spares the boxed future of `get` where a caller (a wrapper such as
+    /// the `Instrumented` decorator, or a cache tier) would otherwise await
+    /// a value that is already there: on an in-process get of a hundred
+    /// nanoseconds, that box is a good part of the cost. A backend that can
+    /// answer only sometimes (a connection not yet made) returns `None` then.
+    /// The conformance kit checks that a `Some` agrees with `get`.
+    ///
+    /// ```
+    /// use cache_abstractions::{Bytes, DistributedCache, Result};
+    ///
+    /// async fn read(cache: &dyn DistributedCache, key: &str) -> Result<Option<Bytes>> {
+    ///     match cache.get_now(key) {
+    ///         Some(answered) => answered,
+    ///         None => cache.get(key).await,
+    ///     }
+    /// }
+    /// ```
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        let _ = key;
+        None
+    }
+
     /// Stores `value` and `options` under `key`, replacing both.
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()>;
 
@@ -174,6 +205,9 @@ macro_rules! forward {
         impl<T: DistributedCache + ?Sized> DistributedCache for $ty {
             async fn get(&self, key: &str) -> Result<Option<Bytes>> {
                 (**self).get(key).await
+            }
+            fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+                (**self).get_now(key)
             }
             async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
                 (**self).set(key, value, options).await

@@ -43,6 +43,17 @@
 //! | `db.client.operation.duration` | histogram, seconds | `db.system.name`, `db.operation.name`, `error.type` on errors |
 //! | `cache.operations` | counter | `db.system.name`, `db.operation.name`, `cache.outcome`, `error.type` on errors |
 //!
+//! Every operation is counted. Its duration goes to the histogram every
+//! time when the operation waited (a network round trip), but only 1 in 64
+//! times when the wrapped cache answered it without waiting
+//! ([`DistributedCache::get_now`]: an in-process get), whose cost the clock
+//! reads would exceed; [`Instrumented::sample_latency`] sets one rate for
+//! both. A get answered without waiting is also counted at once, with no
+//! future around the wrapped cache's: the get returns a ready future, and
+//! the wrapper's own `get_now` answers as the wrapped cache's does (when no
+//! subscriber wants spans), so a wrapped in-process cache keeps its fast
+//! path behind an `Arc<dyn DistributedCache>`.
+//!
 //! The clock is read only while a span is enabled or metrics are on; with
 //! neither, the wrapper costs a branch and a callsite check per operation.
 
@@ -94,7 +105,7 @@ pub struct Instrumented<C> {
 /// use cache_abstractions::KeyPolicy;
 ///
 /// let how = Instrumentation::new().keys(KeyPolicy::Hashed).sample_latency(16);
-/// assert_eq!(how.latency_sample, 16);
+/// assert_eq!(how.latency_sample, Some(16));
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,10 +117,11 @@ pub struct Instrumentation {
     /// recorder installed before wrapping).
     #[cfg(feature = "metrics")]
     pub metrics: bool,
-    /// Time 1 in this many operations for the duration histogram (1, the
-    /// default, times every one); see [`Instrumented::sample_latency`].
+    /// Time 1 in this many operations for the duration histogram (1 times
+    /// every one); `None`, the default, samples by how the operation was
+    /// answered: see [`Instrumented::sample_latency`].
     #[cfg(feature = "metrics")]
-    pub latency_sample: u32,
+    pub latency_sample: Option<u32>,
 }
 
 impl Default for Instrumentation {
@@ -119,13 +131,14 @@ impl Default for Instrumentation {
             #[cfg(feature = "metrics")]
             metrics: true,
             #[cfg(feature = "metrics")]
-            latency_sample: 1,
+            latency_sample: None,
         }
     }
 }
 
 impl Instrumentation {
-    /// Traces and metrics with every default: no keys, every operation timed.
+    /// Traces and metrics with every default: no keys, latency sampled by
+    /// how each operation was answered.
     pub fn new() -> Self {
         Instrumentation::default()
     }
@@ -149,7 +162,7 @@ impl Instrumentation {
     #[cfg(feature = "metrics")]
     #[must_use]
     pub fn sample_latency(mut self, one_in: u32) -> Self {
-        self.latency_sample = one_in;
+        self.latency_sample = Some(one_in);
         self
     }
 
@@ -157,10 +170,10 @@ impl Instrumentation {
     pub fn apply<C>(&self, inner: C, backend: impl Into<String>) -> Instrumented<C> {
         let wrapped = Instrumented::new(inner, backend).keys(self.keys);
         #[cfg(feature = "metrics")]
-        let wrapped = if self.metrics {
-            wrapped.sample_latency(self.latency_sample)
-        } else {
-            wrapped.without_metrics()
+        let wrapped = match (self.metrics, self.latency_sample) {
+            (false, _) => wrapped.without_metrics(),
+            (true, Some(one_in)) => wrapped.sample_latency(one_in),
+            (true, None) => wrapped,
         };
         wrapped
     }
@@ -218,18 +231,26 @@ impl<C> Instrumented<C> {
 
     /// Times only about 1 in `one_in` operations (rounded up to a power of
     /// two; 0 and 1 time every one) for the duration histogram, picked at
-    /// random per thread. Counters still count every operation.
+    /// random per thread, whether or not they waited. Counters still count
+    /// every operation.
     ///
-    /// Reading the clock twice and pushing a histogram sample is most of what
-    /// a recorder costs per operation (docs/observability.md has the
-    /// figures): on an in-process cache whose operation takes a microsecond,
-    /// sampling 1 in 16 brings the overhead under 10%. The histogram's
-    /// quantiles stay unbiased, but its `_count` and `_sum` then cover only
-    /// the sampled operations: take rates from `cache.operations`.
+    /// Without it the sampling is automatic: a get the wrapped cache
+    /// answered without waiting ([`DistributedCache::get_now`], an
+    /// in-process cache) is timed 1 in 64, every operation that waits is
+    /// timed. Reading the clock twice and pushing a histogram sample is most
+    /// of what a recorder costs per operation (docs/observability.md has
+    /// the figures), more than the in-process get itself; next to a network
+    /// round trip it is nothing. `sample_latency(1)` times every one anyway.
+    ///
+    /// The histogram's quantiles stay unbiased, but its `_count` and `_sum`
+    /// then cover only the sampled operations: take rates from
+    /// `cache.operations`.
     #[cfg(feature = "metrics")]
     pub fn sample_latency(mut self, one_in: u32) -> Self {
         if let Some(handles) = &mut self.metrics {
-            handles.sample_mask = one_in.max(1).next_power_of_two() - 1;
+            let mask = one_in.max(1).next_power_of_two() - 1;
+            handles.waited_mask = mask;
+            handles.answered_mask = mask;
         }
         self
     }
@@ -361,20 +382,20 @@ type OpFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl<C: DistributedCache> Instrumented<C> {
     /// The operation's span if a subscriber wants it.
-    #[inline]
+    #[inline(always)]
     fn span(&self, op: Op) -> Option<OpSpan> {
+        if !self.may_trace() {
+            return None;
+        }
+        self.make_span(op)
+    }
+
+    /// [`span`](Self::span) past the level check: out of line, so the
+    /// check stays a few instructions in every operation.
+    #[inline(never)]
+    fn make_span(&self, op: Op) -> Option<OpSpan> {
         #[cfg(feature = "tracing")]
         {
-            use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-            // The subscribers' most verbose level, one atomic load: with no
-            // subscriber it is OFF, and the span is not even built (which
-            // matters when tracing's `log` feature is on: then a disabled
-            // span still formats its fields for the `log` crate).
-            if tracing::Level::INFO > STATIC_MAX_LEVEL
-                || tracing::Level::INFO > LevelFilter::current()
-            {
-                return None;
-            }
             let span = match op {
                 Op::Get => op_span!("cache.get", op, self.backend),
                 Op::Set => op_span!("cache.set", op, self.backend),
@@ -392,11 +413,103 @@ impl<C: DistributedCache> Instrumented<C> {
         }
     }
 
+    /// Whether a subscriber may want spans of this wrapper (then a get goes
+    /// through [`get`](DistributedCache::get), whose span covers the
+    /// operation): the subscribers' most verbose level, one atomic load.
+    /// With no subscriber it is OFF, and no span is even built (which
+    /// matters when tracing's `log` feature is on: then a disabled span
+    /// still formats its fields for the `log` crate).
+    #[inline(always)]
+    fn may_trace(&self) -> bool {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+            tracing::Level::INFO <= STATIC_MAX_LEVEL
+                && tracing::Level::INFO <= LevelFilter::current()
+        }
+        #[cfg(not(feature = "tracing"))]
+        false
+    }
+
+    /// The wrapped cache's [`get_now`](DistributedCache::get_now), counted
+    /// (and timed when sampled) here and now, then handed to `value` or
+    /// `failed`; `None` when it must wait. Only where no span is wanted:
+    /// there is none to run it in. (Handed on rather than returned: a
+    /// `Result` with an `Error` in it is large, and this way the hit's value
+    /// alone is moved, the whole answer never copied.)
+    #[inline(always)]
+    fn get_answered<R>(
+        &self,
+        key: &str,
+        value: impl FnOnce(Option<Bytes>) -> R,
+        failed: impl FnOnce(Error) -> R,
+    ) -> Option<R> {
+        #[cfg(feature = "metrics")]
+        let start = match &self.metrics {
+            Some(handles) => handles.answered_start(),
+            None => None,
+        };
+        #[cfg(not(feature = "metrics"))]
+        let start = ();
+        Some(match self.inner.get_now(key) {
+            None => return None,
+            Some(Ok(v)) => {
+                #[cfg(feature = "metrics")]
+                if let Some(handles) = &self.metrics {
+                    handles.answered(Op::Get, found(&v), start);
+                }
+                value(v)
+            }
+            Some(Err(e)) => self.get_failed(e, start, failed),
+        })
+    }
+
+    /// An answered get that failed: counted (and timed) as an error.
+    #[cold]
+    #[inline(never)]
+    fn get_failed<R>(
+        &self,
+        e: Error,
+        #[cfg(feature = "metrics")] start: Option<Instant>,
+        #[cfg(not(feature = "metrics"))] _: (),
+        failed: impl FnOnce(Error) -> R,
+    ) -> R {
+        #[cfg(feature = "metrics")]
+        if self.metrics.is_some() {
+            let elapsed = start.map(|s| s.elapsed());
+            metrics_handles::record_error(&self.backend, Op::Get, error_type(&e), elapsed);
+        }
+        failed(e)
+    }
+
+    /// A get that is measured and not traced: out of line, so that an
+    /// unobserved get passes straight through.
+    #[inline(never)]
+    fn get_measured<'a>(&'a self, key: &'a str) -> OpFuture<'a, Option<Bytes>> {
+        // An in-process cache answers now: counted here, and one boxed
+        // future (this one, as small as they come) instead of the wrapped
+        // cache's and a measuring one around it.
+        if let Some(answered) = self.get_answered(key, answered_value, answered_error) {
+            return answered;
+        }
+        self.get_waiting(key)
+    }
+
+    /// A get that may be traced, or that the wrapped cache must wait for:
+    /// out of line, so that the answered get above stays a small function.
+    #[inline(never)]
+    fn get_waiting<'a>(&'a self, key: &'a str) -> OpFuture<'a, Option<Bytes>> {
+        let span = self.span(Op::Get);
+        if span.is_none() && self.may_trace() {
+            // A subscriber, but not for these spans.
+            if let Some(answered) = self.get_answered(key, answered_value, answered_error) {
+                return answered;
+            }
+        }
+        self.run_in(span, Op::Get, Some(key), self.inner.get(key), found)
+    }
+
     /// Runs `work` (the wrapped cache's future) as operation `op` on `key`.
-    ///
-    /// When no subscriber wants the span and no recorder was installed, the
-    /// wrapped cache's own future is returned as it is: no second boxed
-    /// future, no clock, no formatting.
     fn run<'a, T: Send + 'a>(
         &'a self,
         op: Op,
@@ -404,7 +517,24 @@ impl<C: DistributedCache> Instrumented<C> {
         work: OpFuture<'a, T>,
         outcome: fn(&T) -> Outcome,
     ) -> OpFuture<'a, T> {
-        let Some(span) = self.span(op) else {
+        self.run_in(self.span(op), op, key, work, outcome)
+    }
+
+    /// [`run`](Self::run) with the span already made (or not).
+    ///
+    /// When no subscriber wants the span and no recorder was installed, the
+    /// wrapped cache's own future is returned as it is: no second boxed
+    /// future, no clock, no formatting.
+    #[inline]
+    fn run_in<'a, T: Send + 'a>(
+        &'a self,
+        span: Option<OpSpan>,
+        op: Op,
+        key: Option<&'a str>,
+        work: OpFuture<'a, T>,
+        outcome: fn(&T) -> Outcome,
+    ) -> OpFuture<'a, T> {
+        let Some(span) = span else {
             // Metrics alone: a small hand-written future, not `observe`'s
             // state machine (see docs/observability.md for what it saves).
             #[cfg(feature = "metrics")]
@@ -478,6 +608,48 @@ impl<C: DistributedCache> Instrumented<C> {
     }
 }
 
+/// A get's value, answered without waiting, as the trait's future.
+#[inline(always)]
+fn answered_value<'a>(value: Option<Bytes>) -> OpFuture<'a, Option<Bytes>> {
+    match value {
+        Some(value) => Box::pin(Hit(Some(value))),
+        None => Box::pin(Miss),
+    }
+}
+
+/// A get's error, answered without waiting, as the trait's future.
+#[cold]
+fn answered_error<'a>(e: Error) -> OpFuture<'a, Option<Bytes>> {
+    Box::pin(std::future::ready(Err(e)))
+}
+
+/// A get answered with a value: the future holds only the value (the
+/// whole `Result` would be twice the size). A miss is [`Miss`], zero-sized,
+/// so boxing it allocates nothing.
+struct Hit(Option<Bytes>);
+
+impl Future for Hit {
+    type Output = Result<Option<Bytes>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        // `Bytes` is `Unpin`.
+        std::task::Poll::Ready(Ok(self.get_mut().0.take()))
+    }
+}
+
+/// A get answered with a miss.
+struct Miss;
+
+impl Future for Miss {
+    type Output = Result<Option<Bytes>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(None))
+    }
+}
+
 fn found<T>(value: &Option<T>) -> Outcome {
     if value.is_some() {
         Outcome::Hit
@@ -504,7 +676,30 @@ impl<C: DistributedCache> DistributedCache for Instrumented<C> {
         'k: 'async_trait,
         Self: 'async_trait,
     {
-        self.run(Op::Get, Some(key), self.inner.get(key), found)
+        #[cfg(feature = "metrics")]
+        let measured = self.metrics.is_some();
+        #[cfg(not(feature = "metrics"))]
+        let measured = false;
+        if self.may_trace() {
+            return self.get_waiting(key);
+        }
+        if !measured {
+            // Nothing to trace, nothing to measure: the wrapped cache's own
+            // future, as it is (the cheapest there is), before this
+            // function has even set up a frame.
+            return self.inner.get(key);
+        }
+        self.get_measured(key)
+    }
+
+    /// The wrapped cache's answer, counted as a get; `None` when it must
+    /// wait, and also whenever a tracing subscriber may want the get's span
+    /// (the caller's `get` then makes it around the operation).
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        if self.may_trace() {
+            return None;
+        }
+        self.get_answered(key, Ok, Err)
     }
 
     fn set<'s, 'k, 'o, 'async_trait>(
@@ -691,8 +886,12 @@ mod metrics_handles {
     pub(super) struct Handles {
         /// By `Op as usize` (the order of `Op::ALL`).
         ops: [OpHandles; 6],
-        /// Time an operation when `random & sample_mask == 0` (0: always).
-        pub(super) sample_mask: u32,
+        /// Time an operation that waited when `random & waited_mask == 0`
+        /// (0: always).
+        pub(super) waited_mask: u32,
+        /// The same for an operation answered without waiting
+        /// ([`get_now`](crate::DistributedCache::get_now)).
+        pub(super) answered_mask: u32,
     }
 
     impl Handles {
@@ -732,7 +931,8 @@ mod metrics_handles {
             });
             Some(Handles {
                 ops,
-                sample_mask: 0,
+                waited_mask: 0,
+                answered_mask: ANSWERED_SAMPLE - 1,
             })
         }
 
@@ -767,11 +967,78 @@ mod metrics_handles {
             }
         }
 
-        /// Whether to time this operation.
-        #[inline]
-        fn sampled(&self) -> bool {
-            self.sample_mask == 0 || next_random() & self.sample_mask == 0
+        /// Before asking for an answer without waiting: the instant it
+        /// starts if it is to be timed (sampled).
+        #[inline(always)]
+        pub(super) fn answered_start(&self) -> Option<Instant> {
+            if self.answered_mask == 0 {
+                return Some(Instant::now());
+            }
+            // A countdown, restarted at a random value averaging the rate:
+            // a decrement per operation (the xorshift runs only when it
+            // reaches zero), yet no fixed period that alternating
+            // operations could fall in step with.
+            thread_local! {
+                static LEFT: Cell<u32> = const { Cell::new(1) };
+            }
+            LEFT.with(|left| {
+                let n = left.get() - 1;
+                if n != 0 {
+                    left.set(n);
+                    return None;
+                }
+                left.set(restart(self.answered_mask));
+                Some(now())
+            })
         }
+
+        /// Counts a successful answer given without waiting (and times
+        /// it, when [`answered_start`](Self::answered_start) gave an
+        /// instant); errors go to [`record_error`].
+        #[inline(always)]
+        pub(super) fn answered(&self, op: Op, outcome: Outcome, start: Option<Instant>) {
+            let h = &self.ops[op as usize];
+            match outcome {
+                Outcome::Miss => h.miss.increment(1),
+                Outcome::Hit | Outcome::Ok => h.hit_or_ok.increment(1),
+            }
+            if let Some(start) = start {
+                timed(&h.duration, start);
+            }
+        }
+    }
+
+    /// A countdown's next start, at random from 1 to `2 * mask + 1`: about
+    /// `mask + 1` on average.
+    #[cold]
+    fn restart(mask: u32) -> u32 {
+        (next_random() & (2 * mask + 1)).max(1)
+    }
+
+    /// The clock, out of line: read for 1 in 64 answered operations.
+    #[cold]
+    #[inline(never)]
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    /// Records the time since `start`, out of line like [`now`].
+    #[cold]
+    #[inline(never)]
+    fn timed(histogram: &Histogram, start: Instant) {
+        histogram.record(start.elapsed().as_secs_f64());
+    }
+
+    /// Operations answered without waiting are timed 1 in this many unless
+    /// `sample_latency` says otherwise: a power of two. The clock reads and
+    /// the histogram push cost more than such an operation
+    /// (docs/observability.md, "What it costs").
+    const ANSWERED_SAMPLE: u32 = 64;
+
+    /// Whether to time this operation: `mask` 0 times every one.
+    #[inline]
+    fn sampled(mask: u32) -> bool {
+        mask == 0 || next_random() & mask == 0
     }
 
     /// A per-thread xorshift: which operations are timed. Random rather
@@ -813,7 +1080,7 @@ mod metrics_handles {
             let this = self.get_mut();
             let start = *this
                 .start
-                .get_or_insert_with(|| this.handles.sampled().then(Instant::now));
+                .get_or_insert_with(|| sampled(this.handles.waited_mask).then(Instant::now));
             let result = ready!(this.work.as_mut().poll(cx));
             let elapsed = start.map(|s| s.elapsed());
             match &result {
@@ -825,6 +1092,7 @@ mod metrics_handles {
     }
 
     /// Errors are rare and their kinds many: registered when they happen.
+    #[cold]
     pub(super) fn record_error(backend: &str, op: Op, kind: String, elapsed: Option<Duration>) {
         metrics::counter!(
             OPERATIONS,

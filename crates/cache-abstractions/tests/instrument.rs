@@ -3,6 +3,7 @@
 //! histograms by backend, operation and outcome, and never a value.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cache_abstractions::instrument::names as metric_names;
@@ -61,6 +62,37 @@ impl DistributedCache for Toy {
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::new()
+    }
+}
+
+/// The toy answering gets without waiting, as an in-process cache does
+/// ([`DistributedCache::get_now`]); counts the gets that went the waiting way.
+#[derive(Debug, Default)]
+struct Quick {
+    toy: Toy,
+    waited: AtomicUsize,
+}
+
+#[async_trait]
+impl DistributedCache for Quick {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.waited.fetch_add(1, Ordering::Relaxed);
+        self.toy.get(key).await
+    }
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        Some(down(key).map(|()| self.toy.0.lock().unwrap().get(key).cloned()))
+    }
+    async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
+        self.toy.set(key, value, options).await
+    }
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.toy.refresh(key).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.toy.remove(key).await
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.toy.capabilities()
     }
 }
 
@@ -384,4 +416,85 @@ fn instrumentation_settings_apply() {
         .iter()
         .any(|(_, _, _, v)| matches!(v, DebugValue::Counter(n) if *n > 0));
     assert!(!counted, "{snapshot:?}");
+}
+
+#[test]
+fn a_get_answered_without_waiting_is_counted_on_the_spot() {
+    let quick = Arc::new(Quick::default());
+    let snapshot = measured(async {
+        // Wrapped while the recorder is installed (and through `Arc`'s
+        // forwarding, which must keep `get_now`).
+        let cache = Arc::new(Arc::clone(&quick).instrumented("quick"));
+        let opts = EntryOptions::new();
+        cache
+            .set("k", Bytes::from_static(b"v"), &opts)
+            .await
+            .unwrap();
+        assert!(cache.get("k").await.unwrap().is_some());
+        assert!(cache.get("absent").await.unwrap().is_none());
+        assert!(cache.get("down").await.is_err());
+        // Behind `dyn`, the wrapper's own `get_now` answers (and counts).
+        let shared: Arc<dyn DistributedCache> = cache;
+        let answered = shared.get_now("k").expect("answered without waiting");
+        assert!(answered.unwrap().is_some());
+    });
+    assert_eq!(
+        quick.waited.load(Ordering::Relaxed),
+        0,
+        "every get took the wrapped cache's answer, none its future"
+    );
+    let gets = |outcome| {
+        counter(
+            &snapshot,
+            &[
+                ("db.system.name", "quick"),
+                ("db.operation.name", "get"),
+                ("cache.outcome", outcome),
+            ],
+        )
+    };
+    assert_eq!(gets("hit"), Some(2));
+    assert_eq!(gets("miss"), Some(1));
+    let errors = counter(
+        &snapshot,
+        &[
+            ("db.system.name", "quick"),
+            ("db.operation.name", "get"),
+            ("cache.outcome", "error"),
+            ("error.type", "timeout"),
+        ],
+    );
+    assert_eq!(errors, Some(1));
+    // The set waited: timed, as always.
+    assert_eq!(histogram_len(&snapshot, "set", None), 1);
+}
+
+#[test]
+fn a_traced_get_waits_in_its_span_even_when_it_could_answer_at_once() {
+    let quick = Arc::new(Quick::default());
+    let cache = Arc::clone(&quick).instrumented("quick");
+    let spans = traced(async move {
+        cache
+            .set("k", Bytes::from_static(b"v"), &EntryOptions::new())
+            .await
+            .unwrap();
+        assert!(cache.get("k").await.unwrap().is_some());
+        assert!(cache.get("absent").await.unwrap().is_none());
+        // No span could cover an answer given here: the caller must `get`.
+        assert!(cache.get_now("k").is_none());
+    });
+    let seen: Vec<(&str, Option<&str>)> = spans
+        .iter()
+        .map(|s| (s.name.as_str(), field(s, "cache.outcome")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("cache.set", Some("ok")),
+            ("cache.get", Some("hit")),
+            ("cache.get", Some("miss")),
+        ]
+    );
+    assert_eq!(spans[1].events, ["toy backend looked up a key"]);
+    assert_eq!(quick.waited.load(Ordering::Relaxed), 2);
 }

@@ -207,6 +207,13 @@ impl DistributedCache for MemoryCache {
         self.get_sync(key)
     }
 
+    /// Always `Some`: the memory backend never waits. Inlined into callers
+    /// (the `Instrumented` wrapper) in other crates.
+    #[inline]
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        Some(self.get_sync(key))
+    }
+
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
         let caps = &self.inner.capabilities;
         caps.validate_key(key)?;

@@ -118,6 +118,7 @@ define_kit!($;
     faults::rule_15_backend_down_fails_fast_and_recovers,
     faults::rule_16_cancellation_leaves_old_or_new,
     expiry::time_sub_granularity_rounds_up,
+    now::get_now_agrees_with_get,
     blocking::blocking_facade_from_plain_thread,
     blocking::blocking_facade_inside_runtime_is_an_error,
 );

@@ -120,6 +120,8 @@ bites! {
     catches_mix_left_by_cancelled_set: CancelledSetLeavesMix => "16", rule_16_cancellation_leaves_old_or_new, "neither the old nor the new";
     catches_cache_wedged_by_cancelled_set: CancelledSetWedges => "16", rule_16_cancellation_leaves_old_or_new, "unexpected error";
     catches_sub_second_truncated_to_zero: TruncatesSubSecond => "Time", time_sub_granularity_rounds_up, "rounded down to zero";
+    catches_get_now_ignoring_expiry: GetNowIgnoresExpiry => "get_now", get_now_agrees_with_get, "get_now of a 1 s absolute entry 2 s after set";
+    catches_get_now_not_restarting_window: GetNowDoesNotSlide => "get_now", get_now_agrees_with_get, "read with get_now every second";
 }
 
 /// Every variant's verdict, computed once for the whole file.

@@ -16,10 +16,10 @@ use crate::harness::Harness;
 use crate::runner::Outcome;
 use crate::support::*;
 
-type Cache = Arc<dyn DistributedCache>;
-type Got = cache_abstractions::Result<Option<bytes::Bytes>>;
+pub(super) type Cache = Arc<dyn DistributedCache>;
+pub(super) type Got = cache_abstractions::Result<Option<bytes::Bytes>>;
 
-async fn set(cache: &Cache, k: &str, v: &'static str, options: &EntryOptions) {
+pub(super) async fn set(cache: &Cache, k: &str, v: &'static str, options: &EntryOptions) {
     ok(
         cache.set(k, v.into(), options).await,
         &format!("set {k} with {options:?}"),
@@ -54,12 +54,12 @@ async fn set_at(
 }
 
 #[track_caller]
-fn present(got: Got, v: &str, what: &str) {
+pub(super) fn present(got: Got, v: &str, what: &str) {
     expect_value(ok(got, what), Some(v.as_bytes()), what);
 }
 
 #[track_caller]
-fn absent(got: Got, what: &str) {
+pub(super) fn absent(got: Got, what: &str) {
     expect_value(ok(got, what), None, what);
 }
 

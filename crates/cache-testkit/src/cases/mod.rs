@@ -7,3 +7,4 @@ pub mod basic;
 pub mod blocking;
 pub mod expiry;
 pub mod faults;
+pub mod now;

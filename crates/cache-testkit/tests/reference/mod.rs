@@ -158,6 +158,12 @@ pub enum Fault {
     /// Durations are truncated to whole seconds (300 ms becomes 0: the
     /// entry is dead at once, like `EXPIRE 0`).
     TruncatesSubSecond,
+    // `get_now`.
+    /// `get_now` skips the expiry check (a fast path that forgot it): an
+    /// expired entry comes back when read without waiting.
+    GetNowIgnoresExpiry,
+    /// `get_now` does not restart the sliding window (`get` does).
+    GetNowDoesNotSlide,
 }
 
 /// What the store holds under a key.
@@ -473,8 +479,9 @@ impl RefCache {
     }
 
     /// Reads the slot under `key`: a live entry's value (sliding its
-    /// window), a miss, or an error for foreign data.
-    fn read(&self, key: &str, now: SystemTime) -> Result<Option<Bytes>> {
+    /// window), a miss, or an error for foreign data. `answering`: for
+    /// `get_now`, where its faults apply.
+    fn read(&self, key: &str, now: SystemTime, answering: bool) -> Result<Option<Bytes>> {
         let mut map = self.store.lock();
         let Some(slot) = map.get_mut(key) else {
             return Ok(None);
@@ -502,14 +509,18 @@ impl RefCache {
         if self.has(Fault::SlidesBeforeExpiryCheck) {
             entry.deadline = self.deadline(&entry.expiry, now);
         }
-        if entry.expired(now) && !self.has(Fault::ReturnsExpiredEntries) {
+        let stale_ok = self.has(Fault::ReturnsExpiredEntries)
+            || (answering && self.has(Fault::GetNowIgnoresExpiry));
+        if entry.expired(now) && !stale_ok {
             map.remove(key);
             return Ok(None);
         }
+        let stuck =
+            self.has(Fault::GetDoesNotSlide) || (answering && self.has(Fault::GetNowDoesNotSlide));
         if self.has(Fault::GetMakesImmortal) {
             entry.expiry = Expiry::NEVER;
             entry.deadline = None;
-        } else if !self.has(Fault::GetDoesNotSlide) {
+        } else if !stuck {
             entry.deadline = self.deadline(&entry.expiry, now);
         }
         Ok(Some(entry.value.clone()))
@@ -562,7 +573,7 @@ impl DistributedCache for RefCache {
         } else {
             None
         };
-        match self.read(&key, SystemTime::now())? {
+        match self.read(&key, SystemTime::now(), false)? {
             None if self.has(Fault::MissIsError) => {
                 Err(Error::new(ErrorKind::Backend, "key not found"))
             }
@@ -574,6 +585,25 @@ impl DistributedCache for RefCache {
             }
             found => Ok(found),
         }
+    }
+
+    /// The correct reference answers at once when nothing would make its
+    /// `get` wait (a login, the outage fixture's "server"); a broken one
+    /// only for the `get_now` faults, so every other fault's get stays
+    /// the one its case targets.
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        let answers = matches!(
+            self.fault,
+            None | Some(Fault::GetNowIgnoresExpiry | Fault::GetNowDoesNotSlide)
+        ) && self.link.is_none()
+            && (self.login.is_none() || self.logged_in.load(Ordering::SeqCst));
+        if !answers {
+            return None;
+        }
+        Some(
+            self.key(key)
+                .and_then(|key| self.read(&key, SystemTime::now(), true)),
+        )
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<()> {
