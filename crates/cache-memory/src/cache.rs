@@ -133,6 +133,9 @@ impl MemoryCache {
     /// # Ok(())
     /// # }
     /// ```
+    // Inlined into other crates' callers (the `Instrumented` wrapper's
+    // answered get, through `get_now`): its frame alone was ~4% of a get.
+    #[inline]
     pub fn get_sync(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner.capabilities.validate_key(key)?;
         Ok(self.live(key, true, None).map(Stored::into_value))
