@@ -40,7 +40,7 @@ pub enum ErrorKind {
     /// malformed.
     Authentication,
     /// A value could not be serialized or deserialized (for example by
-    /// [`DistributedCacheExt::set_json`](crate::DistributedCacheExt::set_json)):
+    /// `DistributedCacheExt::set_json`, feature `serde`):
     /// the caller's type and the stored bytes disagree, not the server's fault.
     Serialization,
     /// The backend refused or failed the operation for another reason.
