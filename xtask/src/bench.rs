@@ -680,6 +680,20 @@ const PAIRS: &[Pair] = &[
         tasks: 1,
     },
     Pair {
+        what: "instrumented memory get, no recorder",
+        case: "instrumented-get",
+        baseline: "memory-get-dyn",
+        ops: 20_000,
+        tasks: 1,
+    },
+    Pair {
+        what: "instrumented memory get, Prometheus recorder",
+        case: "recorded-get",
+        baseline: "memory-get-dyn",
+        ops: 20_000,
+        tasks: 1,
+    },
+    Pair {
         what: "store candidate: quick_cache get",
         case: "quick_cache-get",
         baseline: "moka-get",

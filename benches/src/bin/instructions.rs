@@ -19,6 +19,13 @@
 //!   entry, as the hybrid cache's local tier stores them;
 //! - `moka-get`: raw `moka::sync::Cache<String, Bytes>` get (baseline);
 //! - `hybrid-local-hit`: cache-hybrid `get_bytes` served by its local tier;
+//! - `memory-get-dyn`: `memory-get` through `Box<dyn DistributedCache>`, as
+//!   an application holds an opened cache (the baseline of the next two);
+//! - `instrumented-get`: the same wrapped in `Instrumented` (features
+//!   `tracing` and `metrics`) with no recorder and no subscriber;
+//! - `recorded-get`: the same with the Prometheus recorder of
+//!   metrics-exporter-prometheus installed before wrapping (default
+//!   sampling), still no subscriber;
 //! - `quick_cache-get`, `sharded-lru-get`: the store candidates of
 //!   [`cache_benches::candidates`], raw, like `moka-get`.
 //!
@@ -38,7 +45,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cache_abstractions::{DistributedCache, EntryOptions};
+use cache_abstractions::{DistributedCache, EntryOptions, InstrumentExt};
 use cache_benches::candidates::{QuickCache, ShardedLru};
 use cache_benches::{block_on, key, value};
 use cache_hybrid::{HybridCache, HybridEntryOptions};
@@ -54,12 +61,14 @@ const SIZE: usize = 1024;
 
 /// The cases, in the order `cargo xtask bench` prints them.
 const CASES: &str = "memory-get, memory-get-abs, moka-get, hybrid-local-hit, \
+                     memory-get-dyn, instrumented-get, recorded-get, \
                      quick_cache-get, sharded-lru-get, redis-get, raw-hmget";
 
 enum Case {
     Memory(MemoryCache),
     Moka(moka::sync::Cache<String, Bytes>),
     Hybrid(HybridCache),
+    Dyn(Box<dyn DistributedCache>),
     Quick(QuickCache),
     Lru(ShardedLru),
     Redis(Runtime, Arc<RedisCache>),
@@ -117,6 +126,18 @@ fn run() -> Result<(), String> {
             });
             err.map_or(Ok(()), Err)?;
             Case::Hybrid(c)
+        }
+        "memory-get-dyn" => Case::Dyn(Box::new(memory(&keys, &EntryOptions::new())?)),
+        "instrumented-get" => Case::Dyn(Box::new(
+            memory(&keys, &EntryOptions::new())?.instrumented("memory"),
+        )),
+        "recorded-get" => {
+            // Installed before wrapping: the wrapper registers its handles then.
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            metrics::set_global_recorder(recorder).map_err(|e| e.to_string())?;
+            Case::Dyn(Box::new(
+                memory(&keys, &EntryOptions::new())?.instrumented("memory"),
+            ))
         }
         "quick_cache-get" => {
             let c = QuickCache::new(1 << 20);
@@ -234,6 +255,12 @@ fn ops_loop(case: &Case, keys: &[String], ops: usize, tasks: usize) -> usize {
     let mut each = |hit: bool| hits += usize::from(hit);
     match case {
         Case::Memory(c) => (0..ops).for_each(|i| {
+            each(
+                black_box(block_on(c.get(black_box(&keys[i & (KEYS - 1)]))))
+                    .is_ok_and(|v| v.is_some()),
+            )
+        }),
+        Case::Dyn(c) => (0..ops).for_each(|i| {
             each(
                 black_box(block_on(c.get(black_box(&keys[i & (KEYS - 1)]))))
                     .is_ok_and(|v| v.is_some()),

@@ -20,6 +20,7 @@ mod figures;
 mod fmt;
 mod hybrid;
 mod inputs;
+mod instructions;
 mod memory;
 mod other;
 mod postgres;
@@ -42,7 +43,7 @@ use crate::inputs::{
 };
 use crate::memory::{criterion_section, footprint_section, memory_sweep_section, profile_section};
 use crate::other::other_criterion;
-use crate::redis::{instructions_section, redis_section};
+use crate::redis::redis_section;
 
 type Res<T = ()> = Result<T, String>;
 
@@ -114,7 +115,11 @@ fn generate(results: &Path, docs: &Path) -> Res {
     let mut other_md = String::new();
     other_criterion(&mut other_md, &criterion, &mut figures);
     let profile_md = profile_section(&profile);
-    let instructions_md = instructions_section(&results.join("instructions.tsv"), &mut figures);
+    let instructions_md = instructions::section(
+        &results.join("instructions.tsv"),
+        &mut targets,
+        &mut figures,
+    );
 
     targets_table(&mut md, &targets);
     figures_table(&mut md, &figures);

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::path::Path;
 
 use cache_benches::results::{median, LatencyPoint, ThroughputPoint};
@@ -470,48 +469,4 @@ fn other_harnesses(md: &mut String, r: &RedisResults, figures: &mut Vec<Figure>)
         concurrency: "1-256 tasks",
         like_for_like: false,
     });
-}
-
-/// The instruction-count table `cargo xtask bench` writes
-/// (`instructions.tsv`, from `benches/src/bin/instructions.rs` under
-/// callgrind), or nothing when the run had none.
-pub(crate) fn instructions_section(path: &Path, figures: &mut Vec<Figure>) -> String {
-    let mut md = String::new();
-    let Ok(text) = fs::read_to_string(path) else {
-        return md;
-    };
-    let _ = writeln!(md, "## Instructions per operation (callgrind)\n");
-    let _ = writeln!(
-        md,
-        "Counts, not seconds: comparable across machines, machine load and commits. \
-         `benches/src/bin/instructions.rs` runs a fixed number of warm operations of one \
-         case (1,024 keys of 1 KiB, filled and read once first) and callgrind collects only \
-         its `measured_loop`. In-process cases are polled on the calling thread (no runtime). \
-         Redis cases run on one current-thread tokio runtime against a throwaway \
-         `redis-server`, so the connection's driver task is counted and the server (another \
-         process) and the kernel are not: client-side user-space instructions only. Both \
-         sides of a Redis row send the same `HMGET key absexp sldexp data` with the same \
-         task count.\n"
-    );
-    let _ = writeln!(
-        md,
-        "| what | instructions per op | baseline | baseline instructions per op | ratio |\n|---|---:|---|---:|---:|"
-    );
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if let [what, _case, a, base, b, ratio, _tasks] = f[..] {
-            let _ = writeln!(md, "| {what} | {a} | {base} | {b} | {ratio} |");
-        }
-    }
-    md.push('\n');
-    figures.push(Figure {
-        figure: "instructions per operation",
-        kind: "**instruction counts** (callgrind): the same on any machine and load",
-        harness: "`instructions`, warm operations, only `measured_loop` collected",
-        runtime: "none (in-process) / one current-thread tokio runtime (Redis, client side only)",
-        command: "the same call or command on both sides (`HMGET` for Redis)",
-        concurrency: "1; 256 tasks (Redis)",
-        like_for_like: true,
-    });
-    md
 }

@@ -128,9 +128,21 @@ fn every_new_section_is_written_from_its_results() {
         "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\"GET\",\"1000000.00\",\"0.5\",\"0.1\",\"0.4\",\"0.9\",\"1.2\",\"3.0\"\n",
     );
 
+    write(
+        &r.join("instructions.tsv"),
+        "what\tcase\tinstructions_per_op\tbaseline\tbaseline_instructions_per_op\tratio\ttasks\n\
+         instrumented memory get, no recorder\tinstrumented-get\t603\tmemory-get-dyn\t594\t1.015\t1\n\
+         instrumented memory get, Prometheus recorder\trecorded-get\t680\tmemory-get-dyn\t594\t1.145\t1\n",
+    );
+
     generate(&r, &s.docs()).expect("the report");
     let md = fs::read_to_string(s.docs().join("performance.md")).expect("performance.md");
     for want in [
+        "## Instructions per operation (callgrind)",
+        "| instrumented memory get, no recorder | 603 | memory-get-dyn | 594 | 1.015 |",
+        // The overhead goals are judged on the instruction counts.
+        "both through `dyn DistributedCache` (instructions, callgrind) | 603 vs 594 instructions | 1.01x | ≤ 1.05x | **pass**",
+        "(default sampling) vs the plain memory get (instructions, callgrind) | 680 vs 594 instructions | 1.15x | ≤ 1.10x | **MISS**",
         "## Hybrid cache",
         "hybrid local-tier hit (1 KiB) latency vs a cache-memory get | 300 ns vs 250 ns | 1.20x | ≤ 1.5x | **pass**",
         "hybrid hit throughput (local tier over Redis) vs cache-redis get, 50 tasks | 2.50 M/s vs 100 k/s | 25.00x | ≥ 20x | **pass**",
@@ -177,6 +189,7 @@ fn a_run_without_optional_results_says_what_is_missing() {
         "- no Redis results in this run",
         "hybrid hit throughput (local tier over Redis) vs cache-redis get, 50 tasks | not in this run | - | ≥ 20x | info |",
         "alternating, 256 task(s) (cache / raw throughput) | not in this run | - | ≥ 0.95x | info |",
+        "Prometheus recorder installed (default sampling) vs the plain memory get (instructions, callgrind) | not in this run | - | ≤ 1.10x | info |",
     ] {
         assert!(md.contains(want), "missing {want:?} in:\n{md}");
     }
