@@ -182,6 +182,14 @@ fn traced(work: impl std::future::Future<Output = ()>) -> Vec<SpanRecord> {
     out
 }
 
+/// Each span's name and `cache.outcome`, in order.
+fn outcomes(spans: &[SpanRecord]) -> Vec<(&str, Option<&str>)> {
+    spans
+        .iter()
+        .map(|s| (s.name.as_str(), field(s, "cache.outcome")))
+        .collect()
+}
+
 fn field<'a>(span: &'a SpanRecord, name: &str) -> Option<&'a str> {
     span.fields.get(name).map(String::as_str)
 }
@@ -201,10 +209,7 @@ fn one_span_per_operation_with_backend_outcome_and_duration() {
         let err = cache.get("down").await.unwrap_err();
         assert!(err.is_retryable());
     });
-    let seen: Vec<(&str, Option<&str>)> = spans
-        .iter()
-        .map(|s| (s.name.as_str(), field(s, "cache.outcome")))
-        .collect();
+    let seen = outcomes(&spans);
     assert_eq!(
         seen,
         [
@@ -483,10 +488,7 @@ fn a_traced_get_waits_in_its_span_even_when_it_could_answer_at_once() {
         // No span could cover an answer given here: the caller must `get`.
         assert!(cache.get_now("k").is_none());
     });
-    let seen: Vec<(&str, Option<&str>)> = spans
-        .iter()
-        .map(|s| (s.name.as_str(), field(s, "cache.outcome")))
-        .collect();
+    let seen = outcomes(&spans);
     assert_eq!(
         seen,
         [
