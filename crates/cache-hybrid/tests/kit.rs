@@ -3,7 +3,7 @@
 //! real redis-server (the testkit's throwaway fixture) through cache-redis.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cache_abstractions::DistributedCache;
@@ -38,13 +38,10 @@ impl HybridHarness for OverMemory {
     }
 }
 
-/// One redis-server for the whole file; a namespace is an instance name.
+/// One redis-server for the test (`RedisServer::shared`: killed when the
+/// test's harness drops it; a `static` would leave it running after the
+/// test process); a namespace is an instance name.
 struct OverRedis(Arc<RedisServer>);
-
-fn shared_server() -> Arc<RedisServer> {
-    static SERVER: OnceLock<Arc<RedisServer>> = OnceLock::new();
-    SERVER.get_or_init(RedisServer::shared).clone()
-}
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -103,5 +100,5 @@ mod over_memory {
 }
 
 mod over_redis {
-    cache_testkit::hybrid_suite!(|| async { super::OverRedis(super::shared_server()) });
+    cache_testkit::hybrid_suite!(|| async { super::OverRedis(super::RedisServer::shared()) });
 }

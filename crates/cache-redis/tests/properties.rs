@@ -5,7 +5,7 @@
 //! copy for both); the last two properties run them through a real
 //! redis-server.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cache_abstractions::{DistributedCache, EntryOptions, ErrorKind};
@@ -125,22 +125,35 @@ proptest! {
     }
 }
 
-/// One redis-server and one cache for the server-backed properties.
-fn server_cache() -> &'static (tokio::runtime::Runtime, Arc<RedisServer>, RedisCache) {
-    static CELL: OnceLock<(tokio::runtime::Runtime, Arc<RedisServer>, RedisCache)> =
-        OnceLock::new();
-    CELL.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = RedisServer::shared();
-        let cache = rt
-            .block_on(async { RedisCache::builder().url(&server.url()).build() })
-            .expect("cache");
-        (rt, server, cache)
-    })
+/// One redis-server and one cache for a server-backed property, held by
+/// the test that runs it: in a `static` it would never be dropped, and the
+/// server would outlive the test process (nextest runs one test a process).
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    server: Arc<RedisServer>,
+    cache: RedisCache,
+}
+
+fn fixture() -> Fixture {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = RedisServer::shared();
+    let cache = rt
+        .block_on(async { RedisCache::builder().url(&server.url()).build() })
+        .expect("cache");
+    Fixture { rt, server, cache }
+}
+
+/// Runs `test` on 64 cases of `strategy`, as `proptest!` would (shrinking
+/// included), with the fixture made once by the caller.
+fn run_cases<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
+    if let Err(e) = runner.run(&strategy, test) {
+        panic!("{e}\n{runner}");
+    }
 }
 
 async fn raw(server: &RedisServer, args: &[&[u8]]) -> redis::RedisResult<redis::Value> {
@@ -153,51 +166,70 @@ async fn raw(server: &RedisServer, args: &[&[u8]]) -> redis::RedisResult<redis::
     cmd.query_async(&mut conn).await
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
-
-    /// Set with options, then `inspect` reads what the server holds: the
-    /// same absolute instant (to the tick) and sliding window.
-    #[test]
-    fn options_survive_a_real_server(
-        opts in options(SystemTime::now() + Duration::from_secs(5)),
-        key in "[a-z]{12}",
-    ) {
-        let (rt, _, cache) = server_cache();
+/// Set with options, then `inspect` reads what the server holds: the
+/// same absolute instant (to the tick) and sliding window.
+#[test]
+fn options_survive_a_real_server() {
+    let f = fixture();
+    let (rt, cache) = (&f.rt, &f.cache);
+    let strategy = (
+        options(SystemTime::now() + Duration::from_secs(5)),
+        "[a-z]{12}",
+    );
+    run_cases(strategy, |(opts, key)| {
         let key = format!("prop:{key}");
         let now = SystemTime::now();
         let Ok(expiry) = opts.resolve(now) else {
-            let e = rt.block_on(cache.set(&key, "v".into(), &opts)).expect_err("invalid options");
+            let e = rt
+                .block_on(cache.set(&key, "v".into(), &opts))
+                .expect_err("invalid options");
             prop_assert_eq!(e.kind(), ErrorKind::InvalidOptions);
             return Ok(());
         };
         // Only entries that outlive the test's own round trips.
-        if expiry.absolute.is_some_and(|a| a < now + Duration::from_secs(2))
+        if expiry
+            .absolute
+            .is_some_and(|a| a < now + Duration::from_secs(2))
             || expiry.sliding.is_some_and(|s| s < Duration::from_secs(2))
         {
             return Ok(());
         }
-        rt.block_on(cache.set(&key, "v".into(), &opts)).expect("set");
-        let info = rt.block_on(cache.inspect(&key)).expect("inspect").expect("entry");
+        rt.block_on(cache.set(&key, "v".into(), &opts))
+            .expect("set");
+        let info = rt
+            .block_on(cache.inspect(&key))
+            .expect("inspect")
+            .expect("entry");
         // `set` resolved relative times at its own clock reading, a moment
         // after ours: compare to the tick only where no relative time is in play.
         if opts.absolute_expiration_relative_to_now().is_none() {
-            prop_assert_eq!(info.absolute_expiration, expiry.absolute.map(check::floor_to_tick));
+            prop_assert_eq!(
+                info.absolute_expiration,
+                expiry.absolute.map(check::floor_to_tick)
+            );
         }
-        prop_assert_eq!(info.sliding_expiration, expiry.sliding.map(check::ceil_to_tick));
+        prop_assert_eq!(
+            info.sliding_expiration,
+            expiry.sliding.map(check::ceil_to_tick)
+        );
         rt.block_on(cache.remove(&key)).expect("remove");
-    }
+        Ok(())
+    });
+}
 
-    /// Whatever hash sits under a key, `get` and `inspect` return a value,
-    /// a miss or `CorruptEntry`: never a panic, never another error.
-    #[test]
-    fn any_stored_hash_reads_as_a_value_a_miss_or_corrupt(
-        absexp in field(),
-        sldexp in field(),
-        data in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
-        key in "[a-z]{12}",
-    ) {
-        let (rt, server, cache) = server_cache();
+/// Whatever hash sits under a key, `get` and `inspect` return a value,
+/// a miss or `CorruptEntry`: never a panic, never another error.
+#[test]
+fn any_stored_hash_reads_as_a_value_a_miss_or_corrupt() {
+    let f = fixture();
+    let (rt, server, cache) = (&f.rt, &*f.server, &f.cache);
+    let strategy = (
+        field(),
+        field(),
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
+        "[a-z]{12}",
+    );
+    run_cases(strategy, |(absexp, sldexp, data, key)| {
         let key = format!("prop:{key}");
         let mut args: Vec<&[u8]> = vec![b"HSET", key.as_bytes()];
         for (name, value) in [("absexp", &absexp), ("sldexp", &sldexp), ("data", &data)] {
@@ -222,7 +254,8 @@ proptest! {
             }
         }
         rt.block_on(cache.remove(&key)).expect("remove");
-    }
+        Ok(())
+    });
 }
 
 /// Edges the fuzz targets reached (docs/reliability.md): the last
