@@ -15,6 +15,7 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod fuzz;
+mod leaks;
 mod services;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -136,8 +137,9 @@ fn test(extra: &[String]) -> Result {
              to run them"
         );
     }
+    let servers_before = leaks::kit_servers();
     run(cargo().args(["test", "--workspace", "--doc"]))?;
-    if has_nextest() {
+    let tests = if has_nextest() {
         // Profile in .config/nextest.toml: more threads than cores, since
         // the kit's timing cases mostly sleep.
         run(cargo()
@@ -151,7 +153,10 @@ fn test(extra: &[String]) -> Result {
             .args(features)
             .args(extra)
             .args(["--", "--test-threads", "8"]))
-    }
+    };
+    // Checked even when a test failed: the servers are killed either way.
+    let leaks = leaks::check(&servers_before);
+    tests.and(leaks)
 }
 
 fn lint() -> Result {
