@@ -28,7 +28,7 @@ fn pool_gauges_and_the_connect_event() {
             .unwrap();
         cache.remove("telemetry:k").await.unwrap();
     });
-    let (events, gauges) = (capture.messages(), capture.gauges());
+    let gauges = capture.gauges();
     let gauge = |key: String| {
         *gauges
             .get(&key)
@@ -46,10 +46,7 @@ fn pool_gauges_and_the_connect_event() {
         gauge(format!("{}{{{system}}}", names::CONNECTION_PENDING)),
         0.0
     );
-    assert!(
-        events.iter().any(|m| m == "cache-redis: connected"),
-        "{events:?}"
-    );
+    capture.assert_message("cache-redis: connected");
 }
 
 #[test]
@@ -63,13 +60,7 @@ fn a_failed_connect_is_an_event() {
             .unwrap();
         cache.get("k").await.unwrap_err();
     });
-    let events = capture.messages();
-    assert!(
-        events
-            .iter()
-            .any(|m| m == "cache-redis: no pooled connection"),
-        "{events:?}"
-    );
+    capture.assert_message("cache-redis: no pooled connection");
 }
 
 /// The events whose message is `message`.

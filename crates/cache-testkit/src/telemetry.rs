@@ -130,6 +130,17 @@ impl Capture {
             .collect()
     }
 
+    /// Fails the test, listing every message seen, unless an event with
+    /// exactly this message was emitted.
+    #[track_caller]
+    pub fn assert_message(&self, message: &str) {
+        let seen = self.messages();
+        assert!(
+            seen.iter().any(|m| m == message),
+            "no event {message:?} among {seen:?}"
+        );
+    }
+
     /// Every span opened so far, in order.
     pub fn spans(&self) -> Vec<Span> {
         self.layer.spans.lock().unwrap().clone()

@@ -224,24 +224,26 @@ fn is_unknown_product(e: &distcache::Error) -> bool {
         .is_some_and(|f| f.inner().is::<UnknownProduct>())
 }
 
+/// The product id of the path, or why it is not one (answered as a 400
+/// with a JSON body: bad input is never a panic).
+fn product_id(id: Result<Path<String>, PathRejection>) -> Result<u64, String> {
+    match id {
+        Ok(Path(raw)) => raw
+            .parse::<u64>()
+            .map_err(|_| format!("product id must be a positive integer, not '{raw}'")),
+        Err(rejection) => Err(rejection.body_text()),
+    }
+}
+
 /// `GET /products/{id}`.
 async fn get_product(
     State(state): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let started = Instant::now();
-    // Bad input is a 400 with a JSON body, never a panic.
-    let id = match id {
-        Ok(Path(raw)) => match raw.parse::<u64>() {
-            Ok(id) => id,
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("product id must be a positive integer, not '{raw}'"),
-                )
-            }
-        },
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    let id = match product_id(id) {
+        Ok(id) => id,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
 
     let (product, outcome, source) = cached_product_from(&state, id).await;
@@ -311,17 +313,9 @@ async fn put_product(
     update: Result<Json<ProductUpdate>, JsonRejection>,
 ) -> Response {
     let started = Instant::now();
-    let id = match id {
-        Ok(Path(raw)) => match raw.parse::<u64>() {
-            Ok(id) => id,
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("product id must be a positive integer, not '{raw}'"),
-                )
-            }
-        },
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    let id = match product_id(id) {
+        Ok(id) => id,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let update = match update {
         Ok(Json(update)) => update,

@@ -167,13 +167,7 @@ pub(crate) fn throughput_chart(path: &Path, title: &str, points: &[&ThroughputPo
         y_desc: "operations per second",
         log_y: false,
         x_fmt: &|x| format!("{x:.0}"),
-        y_fmt: &|y| {
-            if y >= 1e6 {
-                format!("{:.1}M", y / 1e6)
-            } else {
-                format!("{:.0}k", y / 1e3)
-            }
-        },
+        y_fmt: &ops_per_sec,
     };
     chart(path, &axes, &series)
 }
@@ -226,4 +220,13 @@ pub(crate) fn latency_chart(path: &Path, title: &str, points: &[&LatencyPoint]) 
         y_fmt: &ns,
     };
     chart(path, &axes, &series)
+}
+
+/// An operations-per-second axis label: `1.2M`, `350k`.
+pub(crate) fn ops_per_sec(y: f64) -> String {
+    if y >= 1e6 {
+        format!("{:.1}M", y / 1e6)
+    } else {
+        format!("{:.0}k", y / 1e3)
+    }
 }

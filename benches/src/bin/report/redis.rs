@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cache_benches::results::{median, LatencyPoint, ThroughputPoint};
 
-use crate::charts::{chart, color_of, latency_chart, Axes, Series, GREY};
+use crate::charts::{chart, color_of, latency_chart, ops_per_sec, Axes, Series, GREY};
 use crate::figures::Figure;
 use crate::fmt::{ns, rate, TargetRow};
 use crate::inputs::{Estimate, RedisResults};
@@ -240,13 +240,7 @@ fn curves_section(
                 y_desc: "operations per second",
                 log_y: false,
                 x_fmt: &|x| format!("{x:.0}"),
-                y_fmt: &|y| {
-                    if y >= 1e6 {
-                        format!("{:.1}M", y / 1e6)
-                    } else {
-                        format!("{:.0}k", y / 1e3)
-                    }
-                },
+                y_fmt: &ops_per_sec,
             },
             &series,
         )?;

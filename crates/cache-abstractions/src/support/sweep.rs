@@ -1,6 +1,6 @@
 //! Deleting expired rows of a table-backed cache in the background: when
-//! one is due ([`Schedule`]), //! the batch loop's rule
-//! ([`Batches`]) and what one did ([`SweepOutcome`]).
+//! one is due ([`Schedule`]), the batch loop's rule ([`Batches`]) and
+//! what one did ([`SweepOutcome`]).
 //!
 //! .NET deletes every expired row in one statement, from every app
 //! instance, at every interval. A backend here takes a session lock on the
